@@ -1,0 +1,1 @@
+"""The sync: dbt manifest -> feature registry -> latest rows from Parquet -> Redis."""

@@ -1,0 +1,178 @@
+"""`python -m sync`: materialize feature views into Redis, and the commands around it.
+
+    python -m sync [--select NAME_OR_TAG] [--due] [--as-of ISO]   sync (the default)
+    python -m sync status                                          per-view state
+    python -m sync verify [--sample N]                             online vs offline
+    python -m sync training-set --spine F --features a,b --out F   point-in-time training set
+    python -m sync redis start|stop|status                         the embedded redis-server
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from sync import clock
+from sync.embedded_redis import ensure_project_redis, running_project_redis, stop_project_redis
+from sync.errors import FeatureStoreError
+from sync.keys import key_prefix
+from sync.redis_client import check_reachable, connect, describe, redis_url
+
+SUBCOMMANDS = ("run", "status", "verify", "training-set", "redis")
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--project-dir", type=Path, default=Path.cwd(),
+                        help="the dbt project (default: the current folder)")
+    parser.add_argument("--manifest", type=Path, default=None,
+                        help="dbt manifest (default: PROJECT_DIR/target/manifest.json)")
+    parser.add_argument("--as-of", default=None,
+                        help=f"the clock, an ISO timestamp in UTC (default: ${clock.AS_OF_ENV} or now)")
+
+
+def _run_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m sync",
+        description="Write each feature view's latest row per entity into Redis. "
+                    f"Other commands: {', '.join(SUBCOMMANDS[1:])} (see `python -m sync COMMAND --help`).",
+    )
+    _common(parser)
+    parser.add_argument("--select", default=None, help="only the feature view with this name, or with this dbt tag")
+    parser.add_argument("--due", action="store_true",
+                        help="only the views whose last sync is at least their freshness ago")
+    return parser
+
+
+def _client(project_dir: Path):
+    url = redis_url(project_dir)
+    client = connect(url)
+    check_reachable(client, url)
+    return client, url
+
+
+def cmd_run(argv: list[str]) -> int:
+    from sync.materialize import run_sync
+
+    args = _run_parser().parse_args(argv)
+    as_of = clock.now(args.as_of)
+    client, url = _client(args.project_dir)
+    print(f"syncing into {describe(url)} as of {as_of.isoformat()}")
+    try:
+        run_sync(args.project_dir, client, as_of, prefix=key_prefix(), select=args.select,
+                 only_due=args.due, manifest_path=args.manifest)
+    except KeyError as error:
+        raise FeatureStoreError(str(error.args[0])) from error
+    return 0
+
+
+def cmd_status(argv: list[str]) -> int:
+    from sync.freshness import is_stale
+    from sync.online import read_view_states
+    from sync.registry import load_registry
+
+    parser = argparse.ArgumentParser(prog="python -m sync status", description="Per-view sync state.")
+    _common(parser)
+    args = parser.parse_args(argv)
+    now = clock.now(args.as_of)
+    registry = load_registry(args.project_dir, args.manifest)
+    client, url = _client(args.project_dir)
+    states = read_view_states(client, key_prefix(), (v.name for v in registry.views))
+    print(f"Redis {describe(url)}, now {now.isoformat()}")
+    header = f"{'view':<22} {'freshness':>9} {'ttl':>6} {'last sync':<22} {'age':>10} {'rows':>9}  state"
+    print(header)
+    for view in registry.views:
+        state = states.get(view.name, {})
+        last = state.get("last_sync_at")
+        last_at = clock.parse_timestamp(last) if last else None
+        age = _age(now - last_at) if last_at else "-"
+        verdict = "never synced" if last_at is None else ("stale (due)" if is_stale(view, last_at, now) else (
+            "due" if now - last_at >= view.freshness else "fresh"))
+        ttl = _short(view.ttl) if view.ttl else "none"
+        print(f"{view.name:<22} {_short(view.freshness):>9} {ttl:>6} {last or '-':<22} {age:>10} "
+              f"{state.get('rows', '-'):>9}  {verdict}")
+    return 0
+
+
+def _short(delta) -> str:
+    from sync.durations import format_duration
+
+    return format_duration(delta)
+
+
+def _age(delta) -> str:
+    seconds = int(delta.total_seconds())
+    if abs(seconds) < 120:
+        return f"{seconds}s"
+    if abs(seconds) < 7200:
+        return f"{seconds // 60}m"
+    if abs(seconds) < 172800:
+        return f"{seconds // 3600}h"
+    return f"{seconds // 86400}d"
+
+
+def cmd_verify(argv: list[str]) -> int:
+    from sync.registry import load_registry
+    from sync.verify import verify
+
+    parser = argparse.ArgumentParser(
+        prog="python -m sync verify",
+        description="Compare Redis with the offline latest rows; exit 1 on any difference.",
+    )
+    _common(parser)
+    parser.add_argument("--sample", type=int, default=None, help="check N random entities per view")
+    parser.add_argument("--select", default=None, help="only this view or tag")
+    args = parser.parse_args(argv)
+    registry = load_registry(args.project_dir, args.manifest)
+    client, _ = _client(args.project_dir)
+    as_of: datetime | None = clock.parse_timestamp(args.as_of) if args.as_of else None
+    reports = verify(registry, client, key_prefix(), as_of=as_of, sample=args.sample,
+                     views=registry.select(args.select))
+    for report in reports:
+        verdict = "ok" if report.ok else "DIFFERENT"
+        print(f"{report.view}: {report.checked:,} checked, {report.mismatched} mismatched, "
+              f"{report.missing} missing, {report.extra} extra: {verdict}")
+        for example in report.examples:
+            print(f"    {example}")
+    return 0 if all(report.ok for report in reports) else 1
+
+
+def cmd_redis(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sync redis",
+                                     description="Manage the project's embedded redis-server (.redis/).")
+    parser.add_argument("action", choices=("start", "stop", "status"))
+    parser.add_argument("--project-dir", type=Path, default=Path.cwd())
+    args = parser.parse_args(argv)
+    if args.action == "start":
+        print(ensure_project_redis(args.project_dir))
+    elif args.action == "stop":
+        print("stopped" if stop_project_redis(args.project_dir) else "not running")
+    else:
+        url = running_project_redis(args.project_dir)
+        print(url or "not running")
+        return 0 if url else 1
+    return 0
+
+
+def cmd_training_set(argv: list[str]) -> int:
+    from sync import training_set
+
+    return training_set.main(argv)
+
+
+COMMANDS = {"run": cmd_run, "status": cmd_status, "verify": cmd_verify, "training-set": cmd_training_set,
+            "redis": cmd_redis}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = argv.pop(0) if argv and argv[0] in SUBCOMMANDS else "run"
+    try:
+        return COMMANDS[command](argv)
+    except FeatureStoreError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

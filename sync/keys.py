@@ -1,0 +1,41 @@
+"""Redis key and field names, in one place so sync, verify and the API agree.
+
+Entity hashes are `{prefix}{entity}:{id}`; a composite entity joins its key
+values with `:` in its declared order. The store's own keys share the hash tag
+`{_fs}` so a registry publish is one MULTI even on Redis Cluster; entity names
+start with a letter, so they never collide with it.
+"""
+
+from __future__ import annotations
+
+import os
+
+PREFIX_ENV = "REDIS_KEY_PREFIX"
+TIMESTAMP_FIELD_PREFIX = "_ts:"
+
+
+def key_prefix() -> str:
+    return os.environ.get(PREFIX_ENV, "")
+
+
+def entity_key(prefix: str, entity: str, entity_id: str | tuple[str, ...]) -> str:
+    parts = entity_id if isinstance(entity_id, tuple) else (entity_id,)
+    return f"{prefix}{entity}:{':'.join(parts)}"
+
+
+def timestamp_field(view: str) -> str:
+    """The hash field holding the event timestamp of the row a view's values came from."""
+    return f"{TIMESTAMP_FIELD_PREFIX}{view}"
+
+
+def registry_key(prefix: str) -> str:
+    return f"{prefix}{{_fs}}:registry"
+
+
+def registry_version_key(prefix: str) -> str:
+    """Bumped on every publish, so readers notice a new registry in their usual round trip."""
+    return f"{prefix}{{_fs}}:version"
+
+
+def view_state_key(prefix: str, view: str) -> str:
+    return f"{prefix}{{_fs}}:view:{view}"

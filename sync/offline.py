@@ -1,0 +1,180 @@
+"""Offline reads: each view's latest row per entity from its Parquet history, with DuckDB.
+
+DuckDB runs in memory (never on dbt's database file, which dbt may hold open) and
+also renders every value in its Redis text form, so the Python side only moves
+strings. Its double-to-text cast is the shortest repr that round-trips, the same
+text as Python's `repr(float)`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from sync.dtypes import arrow_type_matches, list_element
+from sync.errors import DefinitionError, DefinitionErrors
+from sync.registry import Entity, FeatureView, Registry
+
+ID_COLUMN = "__id"
+TS_COLUMN = "__ts"
+DEFAULT_BATCH_ROWS = 100_000
+
+
+def connect() -> duckdb.DuckDBPyConnection:
+    connection = duckdb.connect(":memory:")
+    connection.execute("SET TimeZone = 'UTC'")
+    return connection
+
+
+def parquet_schema(view: FeatureView) -> pa.Schema:
+    return pq.read_schema(view.location)
+
+
+def check_offline(registry: Registry, views: tuple[FeatureView, ...]) -> dict[str, pa.Schema]:
+    """Check every view's Parquet file against its definition before anything is written.
+
+    Returns the schemas by view; raises DefinitionErrors listing every problem.
+    """
+    errors: list[DefinitionError] = []
+    schemas: dict[str, pa.Schema] = {}
+    for view in views:
+        entity = registry.entity(view.entity)
+        if not Path(view.location).is_file():
+            errors.append(DefinitionError(
+                view.name, f"its Parquet file {view.location} does not exist",
+                f"run `dbt build --select {view.name}` to write it",
+            ))
+            continue
+        try:
+            schema = parquet_schema(view)
+        except (OSError, pa.ArrowException) as error:
+            errors.append(DefinitionError(
+                view.name, f"its Parquet file {view.location} cannot be read ({error})",
+                f"run `dbt build --select {view.name}` to rewrite it",
+            ))
+            continue
+        errors.extend(_schema_errors(view, entity, schema))
+        schemas[view.name] = schema
+    if errors:
+        raise DefinitionErrors(errors)
+    return schemas
+
+
+def _schema_errors(view: FeatureView, entity: Entity, schema: pa.Schema) -> list[DefinitionError]:
+    errors = []
+    rebuild = f"select that column in models/features/{view.name}.sql (and `dbt build`)"
+    if len(entity.join_keys) > 1:
+        errors.append(DefinitionError(view.name, f"entity '{entity.name}' has a composite key, which the "
+                                      "online store does not serve yet", "use a single join key"))
+    for key in entity.join_keys:
+        if key not in schema.names:
+            errors.append(DefinitionError(view.name, f"join key '{key}' of entity '{entity.name}' is not in "
+                                          "the Parquet file", rebuild, key))
+        elif not arrow_type_matches(entity.dtype, schema.field(key).type):
+            errors.append(DefinitionError(view.name, f"join key is {schema.field(key).type}, but entity "
+                                          f"'{entity.name}' declares dtype {entity.dtype}",
+                                          "cast the key in the model or fix the entity's dtype", key))
+    for column in filter(None, (view.timestamp, view.created_timestamp)):
+        if column not in schema.names:
+            errors.append(DefinitionError(view.name, "timestamp column is not in the Parquet file", rebuild,
+                                          column))
+        elif not pa.types.is_timestamp(schema.field(column).type):
+            errors.append(DefinitionError(view.name, f"timestamp column is {schema.field(column).type}",
+                                          "cast it to a timestamp in the model", column))
+    for feature in view.features:
+        if feature.name not in schema.names:
+            errors.append(DefinitionError(view.name, "feature column is not in the Parquet file", rebuild,
+                                          feature.name))
+        elif not arrow_type_matches(feature.dtype, schema.field(feature.name).type):
+            actual = schema.field(feature.name).type
+            errors.append(DefinitionError(
+                view.name, f"Parquet column is {actual}, which does not fit dtype '{feature.dtype}'",
+                "cast the column in the model's SQL, or change its dtype in the YAML", feature.name,
+            ))
+    return errors
+
+
+def quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _utc_timestamp(column: str, arrow_type: pa.DataType) -> str:
+    """A column as a naive UTC TIMESTAMP (microseconds), whatever its Parquet flavour."""
+    expression = quote(column)
+    if getattr(arrow_type, "tz", None):
+        expression = f"timezone('UTC', {expression})"
+    return f"cast({expression} as timestamp)"
+
+
+def timestamp_text(expression: str) -> str:
+    """ISO 8601 UTC with `Z`; microseconds only where present."""
+    return (
+        f"case when epoch_us({expression}) % 1000000 = 0 "
+        f"then strftime({expression}, '%Y-%m-%dT%H:%M:%SZ') "
+        f"else strftime({expression}, '%Y-%m-%dT%H:%M:%S.%fZ') end"
+    )
+
+
+def text_expression(column: str, dtype: str, arrow_type: pa.DataType) -> str:
+    """SQL rendering a column in its Redis text form (NULL stays NULL)."""
+    name = quote(column)
+    if list_element(dtype) is not None:
+        return f"cast(to_json({name}) as varchar)"
+    if dtype == "float64":
+        return f"case when isnan({name}) then 'nan' else cast(cast({name} as double) as varchar) end"
+    if dtype == "timestamp":
+        return timestamp_text(_utc_timestamp(column, arrow_type))
+    return f"cast({name} as varchar)"
+
+
+def latest_rows_sql(view: FeatureView, entity: Entity, schema: pa.Schema) -> str:
+    """Each entity's latest row at or before `$as_of` (whatever its age), as Redis text.
+
+    Ties on the event timestamp go to the latest `created_timestamp`, as in the
+    point-in-time join. Parameter: `$as_of` (naive UTC timestamp).
+    """
+    key = quote(entity.join_key)
+    ts = _utc_timestamp(view.timestamp, schema.field(view.timestamp).type)
+    order = [f"{ts} desc"]
+    if view.created_timestamp:
+        order.append(f"{_utc_timestamp(view.created_timestamp, schema.field(view.created_timestamp).type)} "
+                     "desc nulls last")
+    features = ", ".join(
+        f"{text_expression(f.name, f.dtype, schema.field(f.name).type)} as {quote(f.name)}" for f in view.features
+    )
+    return (
+        f"select cast({key} as varchar) as {ID_COLUMN}, {timestamp_text(ts)} as {TS_COLUMN}, {features} "
+        f"from read_parquet({_literal(view.location)}) "
+        f"where {key} is not null and {ts} is not null and {ts} <= $as_of "
+        f"qualify row_number() over (partition by {key} order by {', '.join(order)}) = 1"
+    )
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def naive_utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def read_latest(
+    connection: duckdb.DuckDBPyConnection,
+    view: FeatureView,
+    entity: Entity,
+    schema: pa.Schema,
+    as_of: datetime,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+) -> pa.RecordBatchReader:
+    """Stream the latest rows in Arrow batches of at most `batch_rows`."""
+    result = connection.execute(latest_rows_sql(view, entity, schema), {"as_of": naive_utc(as_of)})
+    return result.fetch_record_batch(batch_rows)
+
+
+def history_rows(view: FeatureView) -> int:
+    """Rows in the view's Parquet history, from the file's footer."""
+    return pq.ParquetFile(view.location).metadata.num_rows
