@@ -76,14 +76,16 @@ def generate(out: Path, users: int, titles: int, seed: int) -> dict[str, int]:
             if last_event is not None and rng.random() < 0.01:
                 watched_at = last_event[3]
             loaded_at = watched_at + timedelta(seconds=rng.randint(5, 900))
-            minutes = max(1, min(title[3], int(rng.triangular(1, title[3], title[3] * 0.9))))
+            runtime = title[3]
+            minutes = max(1, min(runtime, int(rng.triangular(1, runtime, runtime * 0.9))))
             event_id += 1
             last_event = (event_id, user_id, title[0], watched_at, loaded_at, minutes)
             event_rows.append(last_event)
 
     event_rows.sort(key=lambda r: (r[3], r[0]))
     _write(out / "users.csv", ("user_id", "signed_up_at", "plan", "country"), user_rows)
-    _write(out / "titles.csv", ("title_id", "title_name", "genre", "runtime_minutes", "release_year"), title_rows)
+    title_header = ("title_id", "title_name", "genre", "runtime_minutes", "release_year")
+    _write(out / "titles.csv", title_header, title_rows)
     _write(
         out / "watch_events.csv",
         ("event_id", "user_id", "title_id", "watched_at", "loaded_at", "minutes_watched"),

@@ -39,7 +39,8 @@ def _run_parser() -> argparse.ArgumentParser:
                     f"Other commands: {', '.join(SUBCOMMANDS[1:])} (see `python -m sync COMMAND --help`).",
     )
     _common(parser)
-    parser.add_argument("--select", default=None, help="only the feature view with this name, or with this dbt tag")
+    parser.add_argument("--select", default=None,
+                        help="only the feature view with this name, or with this dbt tag")
     parser.add_argument("--due", action="store_true",
                         help="only the views whose last sync is at least their freshness ago")
     return parser

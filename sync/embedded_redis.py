@@ -11,6 +11,7 @@ sync and the API share; `EmbeddedRedis` is the context manager tests use.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import shutil
@@ -210,10 +211,8 @@ def stop_project_redis(project_dir: Path) -> bool:
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and _alive(pid):
-        try:
+        with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            pass
         time.sleep(0.05)
     if _alive(pid):
         os.kill(pid, signal.SIGKILL)

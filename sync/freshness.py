@@ -23,7 +23,9 @@ def is_stale(view: FeatureView, last_sync_at: datetime | None, now: datetime) ->
     return last_sync_at is None or now - last_sync_at > view.freshness
 
 
-def view_status(view: FeatureView, event_ts: datetime, last_sync_at: datetime | None, now: datetime) -> Status:
+def view_status(
+    view: FeatureView, event_ts: datetime, last_sync_at: datetime | None, now: datetime
+) -> Status:
     """`expired` wins over `stale`: an expired row is served as missing either way."""
     if is_expired(view, event_ts, now):
         return "expired"

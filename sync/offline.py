@@ -144,7 +144,8 @@ def latest_rows_sql(view: FeatureView, entity: Entity, schema: pa.Schema) -> str
         order.append(f"{_utc_timestamp(view.created_timestamp, schema.field(view.created_timestamp).type)} "
                      "desc nulls last")
     features = ", ".join(
-        f"{text_expression(f.name, f.dtype, schema.field(f.name).type)} as {quote(f.name)}" for f in view.features
+        f"{text_expression(f.name, f.dtype, schema.field(f.name).type)} as {quote(f.name)}"
+        for f in view.features
     )
     return (
         f"select cast({key} as varchar) as {ID_COLUMN}, {timestamp_text(ts)} as {TS_COLUMN}, {features} "

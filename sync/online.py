@@ -47,7 +47,9 @@ class ViewWriteResult:
 class OnlineWriter:
     """Writes views' latest rows into Redis and publishes what was written."""
 
-    def __init__(self, client: redis.Redis, prefix: str = "", pipeline_rows: int = DEFAULT_PIPELINE_ROWS) -> None:
+    def __init__(
+        self, client: redis.Redis, prefix: str = "", pipeline_rows: int = DEFAULT_PIPELINE_ROWS
+    ) -> None:
         self.client = client
         self.prefix = prefix
         self.pipeline_rows = pipeline_rows

@@ -206,7 +206,9 @@ def load_registry(project_dir: Path, manifest_path: Path | None = None) -> Regis
     try:
         manifest = json.loads(path.read_text())
     except json.JSONDecodeError as error:
-        raise ManifestNotFound(f"{path} is not valid JSON ({error}): run `dbt parse` to rewrite it") from error
+        raise ManifestNotFound(
+            f"{path} is not valid JSON ({error}): run `dbt parse` to rewrite it"
+        ) from error
     return registry_from_manifest(manifest, project_dir, source=str(path))
 
 

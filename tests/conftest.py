@@ -52,7 +52,8 @@ def run_dbt(project: Path, *args: str, check: bool = True) -> subprocess.Complet
         cwd=project, env=env, capture_output=True, text=True, timeout=600,
     )
     if check and result.returncode != 0:
-        raise AssertionError(f"dbt {' '.join(args)} failed:\n{result.stdout[-4000:]}\n{result.stderr[-2000:]}")
+        output = f"{result.stdout[-4000:]}\n{result.stderr[-2000:]}"
+        raise AssertionError(f"dbt {' '.join(args)} failed:\n{output}")
     return result
 
 

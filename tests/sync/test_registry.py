@@ -1,0 +1,208 @@
+"""The registry contract: what a valid definition gives, and each refusal with its message."""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sync.errors import DefinitionErrors, ManifestNotFound
+from sync.registry import (
+    SUPPORTED_MANIFEST,
+    Registry,
+    data_type_agrees,
+    load_registry,
+    registry_from_manifest,
+)
+
+ENTITIES = {"user": {"join_key": "user_id", "dtype": "int64", "description": "A subscriber."}}
+
+
+def column(name: str, dtype: str | None = None, data_type: str | None = None) -> dict[str, Any]:
+    meta = {"dtype": dtype} if dtype else {}
+    return {"name": name, "description": f"{name} described", "data_type": data_type,
+            "meta": meta, "config": {"meta": meta}}
+
+
+def view_node(name: str, meta: dict[str, Any], columns: list[dict[str, Any]], **config: Any) -> dict[str, Any]:
+    full_meta = {"entities": ENTITIES, **meta}
+    return {
+        "resource_type": "model",
+        "name": name,
+        "description": f"The {name} view.",
+        "tags": ["hourly"],
+        "checksum": {"name": "sha256", "checksum": "abc"},
+        "config": {"meta": full_meta, "location": f"data/features/{name}.parquet", **config},
+        "meta": full_meta,
+        "columns": {c["name"]: c for c in columns},
+    }
+
+
+def good_meta(**overrides: Any) -> dict[str, Any]:
+    return {"entity": "user", "timestamp": "event_timestamp", "freshness": "1h", "ttl": "30d",
+            "owner": "growth", **overrides}
+
+
+def manifest(*nodes: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "metadata": {"dbt_schema_version": SUPPORTED_MANIFEST, "project_name": "feature_store"},
+        "nodes": {f"model.feature_store.{n['name']}": n for n in nodes},
+    }
+
+
+def stats_view(**meta: Any) -> dict[str, Any]:
+    return view_node("user_stats", good_meta(**meta),
+                     [column("user_id"), column("event_timestamp"), column("watch_count_30d", "int64")])
+
+
+def refusal(document: dict[str, Any]) -> str:
+    with pytest.raises(DefinitionErrors) as caught:
+        registry_from_manifest(document, Path("/project"))
+    return str(caught.value)
+
+
+def test_valid_definition_builds_frozen_registry() -> None:
+    registry = registry_from_manifest(manifest(stats_view(created_timestamp="loaded_at")), Path("/project"))
+    view = registry.view("user_stats")
+    assert view.entity == "user"
+    assert view.freshness == timedelta(hours=1)
+    assert view.ttl == timedelta(days=30)
+    assert view.created_timestamp == "loaded_at"
+    assert view.location == "/project/data/features/user_stats.parquet"
+    assert view.checksum == "abc"
+    assert registry.entity("user").join_keys == ("user_id",)
+    assert registry.features_of("user")["watch_count_30d"].dtype == "int64"
+    with pytest.raises(AttributeError):
+        view.ttl = None  # type: ignore[misc]
+
+
+def test_snapshot_round_trips_through_json() -> None:
+    registry = registry_from_manifest(manifest(stats_view()), Path("/project"))
+    assert Registry.from_json(registry.to_json()) == registry
+
+
+def test_ttl_is_optional() -> None:
+    meta = good_meta()
+    del meta["ttl"]
+    node = view_node("user_stats", meta, [column("user_id"), column("n", "int64")])
+    assert registry_from_manifest(manifest(node), Path("/p")).view("user_stats").ttl is None
+
+
+def test_models_without_feature_meta_are_not_views() -> None:
+    plain = {"resource_type": "model", "name": "stg_users", "config": {"meta": {}}, "columns": {}}
+    registry = registry_from_manifest(manifest(stats_view(), plain), Path("/p"))
+    assert [v.name for v in registry.views] == ["user_stats"]
+
+
+def test_unknown_dtype_names_model_column_and_choices() -> None:
+    node = view_node("user_stats", good_meta(), [column("watch_count_30d", "integer")])
+    message = refusal(manifest(node))
+    assert "model 'user_stats', column 'watch_count_30d'" in message
+    assert "unknown dtype 'integer'" in message
+    assert "int64, float64, bool, string, timestamp" in message
+
+
+def test_missing_entity() -> None:
+    meta = good_meta()
+    del meta["entity"]
+    message = refusal(manifest(view_node("user_stats", meta, [column("n", "int64")])))
+    assert "model 'user_stats'" in message and "no `entity`" in message and "user" in message
+
+
+def test_unknown_entity_lists_declared_ones() -> None:
+    message = refusal(manifest(stats_view(entity="customer")))
+    assert "unknown entity 'customer'" in message and "use one of: user" in message
+
+
+def test_duplicate_feature_name_for_one_entity() -> None:
+    other = view_node("user_other", good_meta(), [column("watch_count_30d", "int64")])
+    message = refusal(manifest(stats_view(), other))
+    assert "feature 'watch_count_30d' of entity 'user' is also defined in view" in message
+    assert "rename one of them" in message
+
+
+@pytest.mark.parametrize("key,value", [("freshness", "1 hour"), ("ttl", "30days"), ("freshness", "0h"),
+                                       ("ttl", "-1d")])
+def test_invalid_duration(key: str, value: str) -> None:
+    message = refusal(manifest(stats_view(**{key: value})))
+    assert f"`{key}`: invalid duration" in message and "30s, 5m, 1h, 1d" in message
+
+
+@pytest.mark.parametrize("missing,expected", [
+    ("freshness", "no `freshness`"), ("timestamp", "no `timestamp`"), ("owner", "no `owner`"),
+])
+def test_missing_required_meta(missing: str, expected: str) -> None:
+    meta = good_meta()
+    del meta[missing]
+    message = refusal(manifest(view_node("user_stats", meta, [column("n", "int64")])))
+    assert expected in message and "model 'user_stats'" in message
+
+
+def test_missing_location() -> None:
+    node = stats_view()
+    del node["config"]["location"]
+    assert "add `location: data/features/user_stats.parquet`" in refusal(manifest(node))
+
+
+def test_missing_description() -> None:
+    node = stats_view()
+    node["description"] = ""
+    assert "no description" in refusal(manifest(node))
+
+
+def test_view_without_features() -> None:
+    node = view_node("user_stats", good_meta(), [column("user_id")])
+    assert "no feature columns" in refusal(manifest(node))
+
+
+def test_contract_data_type_must_agree_with_dtype() -> None:
+    node = view_node("user_stats", good_meta(), [column("n", "int64", data_type="varchar")])
+    message = refusal(manifest(node))
+    assert "column 'n'" in message and "data_type 'varchar' disagrees with dtype 'int64'" in message
+    agreeing = view_node("user_stats", good_meta(), [column("n", "int64", data_type="BIGINT")])
+    assert registry_from_manifest(manifest(agreeing), Path("/p")).view("user_stats")
+
+
+def test_conflicting_entity_declarations() -> None:
+    other = stats_view()
+    other = copy.deepcopy(other)
+    other["name"] = "user_other"
+    other["columns"] = {"m": column("m", "int64")}
+    other["config"]["meta"]["entities"] = {"user": {"join_key": "uid", "dtype": "int64"}}
+    assert "declared differently" in refusal(manifest(stats_view(), other))
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    bad = view_node("user_bad", good_meta(freshness="soon"), [column("x", "decimal")])
+    with pytest.raises(DefinitionErrors) as caught:
+        registry_from_manifest(manifest(bad), Path("/p"))
+    errors = caught.value.errors
+    assert {e.column for e in errors} == {None, "x"}
+    assert len(errors) == 2
+
+
+def test_no_manifest_says_run_dbt(tmp_path: Path) -> None:
+    with pytest.raises(ManifestNotFound, match="run `dbt build`"):
+        load_registry(tmp_path)
+
+
+def test_manifest_from_another_dbt_version(tmp_path: Path) -> None:
+    document = manifest(stats_view())
+    document["metadata"]["dbt_schema_version"] = "https://schemas.getdbt.com/dbt/manifest/v11.json"
+    (tmp_path / "target").mkdir()
+    (tmp_path / "target" / "manifest.json").write_text(json.dumps(document))
+    with pytest.raises(ManifestNotFound, match="not supported"):
+        load_registry(tmp_path)
+
+
+@pytest.mark.parametrize("dtype,data_type,agrees", [
+    ("int64", "bigint", True), ("int64", "INTEGER", True), ("float64", "double", True),
+    ("string", "varchar(20)", True), ("timestamp", "timestamp", True), ("bool", "boolean", True),
+    ("list<int64>", "bigint[]", True), ("int64", "double", False), ("bool", "varchar", False),
+])
+def test_data_type_agreement(dtype: str, data_type: str, agrees: bool) -> None:
+    assert data_type_agrees(dtype, data_type) is agrees
