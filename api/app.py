@@ -1,0 +1,70 @@
+"""The FastAPI application: routers, error handlers, and a Redis pool that lives with the app."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from api.errors import ApiError, install_error_handlers
+from api.routers import features, health, registry
+from api.settings import Settings
+from api.store import OnlineStore, connect
+from sync.redis_client import redis_url as project_redis_url
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+logger = logging.getLogger("api")
+
+DESCRIPTION = """
+Online features by entity id, read from Redis where `python -m sync` writes the
+latest row of every feature view. Values come decoded to their dtypes, with each
+view's status judged at read time: `fresh`, `stale` (the view's last sync is older
+than its freshness: served, flagged), `expired` (the row is older than the view's
+ttl: served as null) or `missing` (no row for the entity).
+
+Errors share one JSON shape: `{"error": code, "detail": message}`.
+"""
+
+
+def resolve_redis_url(settings: Settings) -> str:
+    """The configured URL, else the project's embedded redis-server (started when not running)."""
+    return settings.redis_url or project_redis_url(PROJECT_DIR)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings.from_env()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        url = resolve_redis_url(settings)
+        store = OnlineStore(connect(url, settings), url, settings.key_prefix, settings.clock())
+        app.state.store = store
+        try:
+            await store.snapshot()  # warm the registry cache; a missing one is reported per request
+        except ApiError as error:
+            logger.warning("starting without a feature registry: %s", error.detail)
+        try:
+            yield
+        finally:
+            await store.close()
+
+    app = FastAPI(
+        title="Feature store API",
+        description=DESCRIPTION,
+        version="1.0.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.include_router(features.router)
+    app.include_router(registry.router)
+    app.include_router(health.router)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """The factory uvicorn workers call (`api.app:app_from_env`, factory=True)."""
+    return create_app(Settings.from_env())

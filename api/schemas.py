@@ -1,0 +1,146 @@
+"""Pydantic models for the OpenAPI docs only: hot paths build their JSON directly with orjson."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+FEATURES_EXAMPLE: dict[str, Any] = {
+    "entity": "user",
+    "id": 42,
+    "features": {
+        "user_segment": "regular",
+        "is_active_7d": True,
+        "watch_count_30d": 12,
+        "watch_minutes_30d": 614,
+        "avg_minutes_per_title_30d": 51.166666666666664,
+        "last_genre": None,
+    },
+    "views": {
+        "user_segment": {"event_timestamp": "2026-11-27T00:00:00Z", "status": "fresh"},
+        "user_watch_stats": {"event_timestamp": "2026-11-26T21:14:03Z", "status": "stale"},
+        "user_last_genre": {"event_timestamp": "2026-10-02T19:40:11Z", "status": "expired"},
+    },
+}
+
+BATCH_EXAMPLE: dict[str, Any] = {
+    "entity": "user",
+    "results": [
+        {
+            "id": 42,
+            "found": True,
+            "features": {"watch_count_30d": 12, "user_segment": "regular"},
+            "views": {
+                "user_watch_stats": {"event_timestamp": "2026-11-26T21:14:03Z", "status": "fresh"},
+                "user_segment": {"event_timestamp": "2026-11-27T00:00:00Z", "status": "fresh"},
+            },
+        },
+        {
+            "id": 99999,
+            "found": False,
+            "features": {"watch_count_30d": None, "user_segment": None},
+            "views": {
+                "user_watch_stats": {"event_timestamp": None, "status": "missing"},
+                "user_segment": {"event_timestamp": None, "status": "missing"},
+            },
+        },
+    ],
+}
+
+
+class ViewStatus(BaseModel):
+    """How one view's values for this entity were judged at read time."""
+
+    event_timestamp: str | None = Field(
+        description="Event time (UTC, ISO 8601) of the row the view's values came from; null when missing."
+    )
+    status: Literal["fresh", "stale", "expired", "missing"] = Field(
+        description="fresh; stale (the view's last sync is older than its freshness: served, flagged); "
+        "expired (the row is older than the view's ttl: its features are null); "
+        "missing (no row for this entity: its features are null)."
+    )
+
+
+class FeaturesResponse(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [FEATURES_EXAMPLE]})
+
+    entity: str
+    id: int | str = Field(description="The id, canonical: an integer for int64 keys.")
+    features: dict[str, Any] = Field(
+        description="Every requested feature by name (all the entity's features when none were named); "
+        "null when the value is null, its view has no row, or its row is expired."
+    )
+    views: dict[str, ViewStatus] = Field(description="Every view that holds a requested feature.")
+
+
+class BatchRequest(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"ids": [42, 99999], "features": ["watch_count_30d", "user_segment"]}]
+        }
+    )
+
+    ids: list[int | str] = Field(description="Entity ids, answered in this order; at most the batch cap.")
+    features: list[str] | None = Field(default=None, description="Feature names; every feature when omitted.")
+
+
+class BatchResult(BaseModel):
+    id: int | str
+    found: bool = Field(description="False when the online store has no hash for this id.")
+    features: dict[str, Any]
+    views: dict[str, ViewStatus]
+
+
+class BatchResponse(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [BATCH_EXAMPLE]})
+
+    entity: str
+    results: list[BatchResult]
+
+
+class ErrorResponse(BaseModel):
+    """The one error shape; some errors add fields (valid names, the invalid ids)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    error: str = Field(description="A stable code, e.g. unknown_entity, invalid_id, redis_unavailable.")
+    detail: str = Field(description="What went wrong and what to do.")
+
+
+class HealthResponse(BaseModel):
+    status: Literal["ok"]
+
+
+class ReadyResponse(BaseModel):
+    status: Literal["ready"]
+    redis: bool
+    registry: bool
+
+
+class RegistryResponse(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    version: str | None = Field(description="The registry version the sync last published.")
+    project: str
+    entities: dict[str, Any]
+    views: dict[str, Any] = Field(
+        description="Each view as published (entity, freshness, ttl, owner, features with dtypes and "
+        "descriptions), plus `sync`: its last sync state and whether it is stale now."
+    )
+
+
+def error_example(description: str, code: str, detail: str, **extra: Any) -> dict[str, Any]:
+    """A `responses=` entry for one error status, with a concrete example."""
+    return {
+        "model": ErrorResponse,
+        "description": description,
+        "content": {"application/json": {"example": {"error": code, "detail": detail, **extra}}},
+    }
+
+
+REDIS_DOWN = error_example(
+    "Redis is unreachable or no registry is published yet.",
+    "redis_unavailable",
+    "Redis at redis://127.0.0.1:6379/0: connection failed (Connection refused); retry when it is back",
+)

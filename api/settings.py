@@ -1,0 +1,81 @@
+"""The API's settings, read once from the environment into a frozen dataclass."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sync import clock
+from sync.errors import FeatureStoreError
+from sync.keys import PREFIX_ENV
+from sync.redis_client import REDIS_URL_ENV
+
+MAX_BATCH_IDS_ENV = "API_MAX_BATCH_IDS"
+MAX_BODY_BYTES_ENV = "API_MAX_BODY_BYTES"
+REDIS_TIMEOUT_ENV = "API_REDIS_TIMEOUT_SECONDS"
+REDIS_MAX_CONNECTIONS_ENV = "API_REDIS_MAX_CONNECTIONS"
+
+
+class SettingsError(FeatureStoreError):
+    """An environment variable holds a value the API cannot use."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the app needs to start; `redis_url=None` means the project's embedded server."""
+
+    redis_url: str | None = None
+    key_prefix: str = ""
+    as_of: str | None = None
+    max_batch_ids: int = 1000
+    max_body_bytes: int = 1 << 20
+    redis_timeout_seconds: float = 1.0
+    redis_max_connections: int = 64
+
+    def __post_init__(self) -> None:
+        if self.as_of is not None:
+            try:
+                clock.parse_timestamp(self.as_of)
+            except ValueError as error:
+                raise SettingsError(f"{clock.AS_OF_ENV} / --as-of: {error}") from error
+        for name in ("max_batch_ids", "max_body_bytes", "redis_max_connections"):
+            if getattr(self, name) < 1:
+                raise SettingsError(f"{name} must be at least 1, not {getattr(self, name)}")
+        if self.redis_timeout_seconds <= 0:
+            raise SettingsError(f"redis_timeout_seconds must be positive, not {self.redis_timeout_seconds}")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Settings from environment variables; keyword overrides (e.g. from the CLI) win."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {
+            "redis_url": env.get(REDIS_URL_ENV) or None,
+            "key_prefix": env.get(PREFIX_ENV, ""),
+            "as_of": env.get(clock.AS_OF_ENV) or None,
+            "max_batch_ids": _number(env, MAX_BATCH_IDS_ENV, int, cls.max_batch_ids),
+            "max_body_bytes": _number(env, MAX_BODY_BYTES_ENV, int, cls.max_body_bytes),
+            "redis_timeout_seconds": _number(env, REDIS_TIMEOUT_ENV, float, cls.redis_timeout_seconds),
+            "redis_max_connections": _number(env, REDIS_MAX_CONNECTIONS_ENV, int, cls.redis_max_connections),
+        }
+        values.update({key: value for key, value in overrides.items() if value is not None})
+        return cls(**values)
+
+    def clock(self) -> Callable[[], datetime]:
+        """The read clock: pinned when `as_of` is set (parsed once), else `sync.clock.now`."""
+        if self.as_of is None:
+            return clock.now
+        pinned = clock.parse_timestamp(self.as_of)
+        return lambda: pinned
+
+
+def _number(env: Mapping[str, str], name: str, kind: type, default: Any) -> Any:
+    text = env.get(name)
+    if not text:
+        return default
+    try:
+        return kind(text)
+    except ValueError as error:
+        raise SettingsError(f"{name}={text!r} is not a valid {kind.__name__}") from error

@@ -1,0 +1,58 @@
+"""API test fixtures: a writer for the online layout, and an HTTP client on the app in-process."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import datetime
+from typing import Any
+
+import httpx
+import pytest
+
+from api.app import create_app
+from api.settings import Settings
+from sync.dtypes import format_timestamp
+from tests.api.online import NOW, OnlineWriter
+
+Client = httpx.AsyncClient
+ClientFactory = Callable[..., AbstractAsyncContextManager[Client]]
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def online(redis_url: str) -> Iterator[OnlineWriter]:
+    writer = OnlineWriter(redis_url)
+    yield writer
+    writer.close()
+
+
+@asynccontextmanager
+async def serve(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """The app with its lifespan running (ASGITransport does not send lifespan events itself)."""
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+            yield client
+
+
+@pytest.fixture
+def make_client(redis_url: str) -> ClientFactory:
+    """`async with make_client(as_of=..., max_batch_ids=...) as client:`; the clock defaults to NOW."""
+
+    def factory(as_of: datetime | None = NOW, **overrides: Any) -> AbstractAsyncContextManager[Client]:
+        pinned = format_timestamp(as_of) if as_of else None
+        return serve(Settings(redis_url=redis_url, as_of=pinned, **overrides))
+
+    return factory
+
+
+@pytest.fixture
+async def client(make_client: ClientFactory) -> AsyncIterator[httpx.AsyncClient]:
+    async with make_client() as api_client:
+        yield api_client
