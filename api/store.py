@@ -23,7 +23,14 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from api.errors import InvalidIds, InvalidRegistry, NoRegistry, RedisUnreachable
+from api.errors import (
+    InvalidIds,
+    InvalidRegistry,
+    NoRegistry,
+    RedisUnreachable,
+    UnknownEntity,
+    UnknownFeatures,
+)
 from api.ids import EntityId, InvalidId, parse_id
 from api.settings import Settings
 from api.snapshot import RegistrySnapshot, Selection, ViewState
@@ -82,9 +89,18 @@ class OnlineStore:
     # --- reads ---------------------------------------------------------------------
 
     async def read(self, entity: str, raw_ids: Sequence[object], features: Sequence[str] | None) -> Read:
-        """Validate against the cached registry, then fetch version + hashes in one round trip."""
+        """Validate against the cached registry, then fetch version + hashes in one round trip.
+
+        A request the cached registry refuses costs one more round trip (the version), so a
+        name the sync has just published is never refused.
+        """
         snapshot = await self.snapshot()
-        selection, ids, entity_keys = self._resolve(snapshot, entity, raw_ids, features)
+        try:
+            selection, ids, entity_keys = self._resolve(snapshot, entity, raw_ids, features)
+        except (UnknownEntity, UnknownFeatures, InvalidIds):
+            # Perhaps a name the sync has just published: check the version before refusing.
+            snapshot = await self.current_snapshot()
+            selection, ids, entity_keys = self._resolve(snapshot, entity, raw_ids, features)
         version, hashes = await self._fetch(entity_keys)
         if version != snapshot.version:
             snapshot = await self._reload(version)

@@ -12,6 +12,7 @@ import pytest
 
 from api.app import create_app
 from api.settings import Settings
+from api.store import OnlineStore
 from sync.dtypes import format_timestamp
 from tests.api.online import NOW, OnlineWriter
 
@@ -39,6 +40,13 @@ async def serve(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
             yield client
+
+
+def store_of(client: Client) -> OnlineStore:
+    """The app's online store behind an in-process client."""
+    transport = client._transport
+    assert isinstance(transport, httpx.ASGITransport)
+    return transport.app.state.store  # type: ignore[attr-defined]
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -61,6 +62,12 @@ TITLE_STATS = view(
     "title_stats", "title", {"view_count_7d": "int64", "avg_rating": "float64"}, ttl=timedelta(days=7)
 )
 DEMO = Registry(entities=(USER, TITLE), views=(USER_PROFILE, USER_WATCH_STATS, TITLE_STATS), project="demo")
+
+
+def with_views(registry: Registry, *views: FeatureView) -> Registry:
+    """`registry` with `views` replacing the ones of the same name (or added)."""
+    by_name = {feature_view.name: feature_view for feature_view in (*registry.views, *views)}
+    return replace(registry, views=tuple(by_name.values()))
 
 
 class OnlineWriter:
