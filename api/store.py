@@ -57,8 +57,9 @@ class Read:
 def connect(url: str, settings: Settings) -> aioredis.Redis:
     """An asyncio client on a bounded pool; every wait (connect, reply, free connection) is bounded.
 
-    One retry without backoff lets a pooled connection that died with a Redis
-    restart reconnect transparently; more retries would stretch the time to a 503.
+    One retry without backoff, on connection errors only, lets a pooled connection
+    that died with a Redis restart reconnect transparently; a timeout is not
+    retried, so a hung server costs one timeout before the 503.
     """
     pool = aioredis.BlockingConnectionPool.from_url(
         url,
@@ -66,7 +67,7 @@ def connect(url: str, settings: Settings) -> aioredis.Redis:
         timeout=settings.redis_timeout_seconds,
         socket_timeout=settings.redis_timeout_seconds,
         socket_connect_timeout=settings.redis_timeout_seconds,
-        retry=Retry(NoBackoff(), 1),
+        retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
         decode_responses=True,
     )
     return aioredis.Redis.from_pool(pool)

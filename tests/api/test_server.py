@@ -1,0 +1,119 @@
+"""`python -m api` over a real socket: uvicorn, the lifespan, and the CLI's options."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from sync.embedded_redis import free_port
+from tests.api.online import NOW, TITLE_STATS, USER_WATCH_STATS, OnlineWriter
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+START_TIMEOUT_SECONDS = 20.0
+
+
+def start_api(redis_url: str, *args: str) -> tuple[subprocess.Popen[str], str]:
+    port = free_port()
+    env = {**os.environ, "REDIS_URL": redis_url}
+    env.pop("FEATURE_STORE_AS_OF", None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "api", "--port", str(port), *args],
+        cwd=PROJECT_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"python -m api exited with {process.returncode}:\n{process.stdout.read()}")
+        try:
+            if httpx.get(f"{base_url}/health", timeout=0.5).status_code == 200:
+                return process, base_url
+        except httpx.TransportError:
+            time.sleep(0.1)
+    stop_api(process)
+    raise AssertionError(f"python -m api did not answer within {START_TIMEOUT_SECONDS:.0f}s")
+
+
+def stop_api(process: subprocess.Popen[str]) -> str:
+    process.send_signal(signal.SIGTERM)
+    try:
+        output, _ = process.communicate(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        output, _ = process.communicate()
+    return output
+
+
+@pytest.fixture
+def published(redis_url: str) -> Iterator[str]:
+    writer = OnlineWriter(redis_url)
+    writer.publish()
+    writer.write("user", 42, USER_WATCH_STATS, {"watch_count_30d": 12, "avg_minutes_30d": 3.5}, NOW)
+    writer.write("title", "tt1", TITLE_STATS, {"view_count_7d": 7}, NOW)
+    writer.close()
+    yield redis_url
+
+
+def test_served_over_a_real_socket(published: str) -> None:
+    process, base_url = start_api(published, "--as-of", "2026-11-27T12:00:00Z")
+    try:
+        with httpx.Client(base_url=base_url, timeout=5) as client:
+            single = client.get("/features/user/42")
+            batch = client.post("/features/user", json={"ids": [42, 43], "features": ["watch_count_30d"]})
+            missing = client.get("/features/user/43")
+            malformed = client.get("/features/user/4%3A2")
+            ready = client.get("/ready")
+            docs = client.get("/docs")
+    finally:
+        output = stop_api(process)
+
+    assert single.status_code == 200, single.text
+    features = single.json()["features"]
+    assert (features["watch_count_30d"], features["avg_minutes_30d"], features["country"]) == (12, 3.5, None)
+    assert single.json()["views"]["user_watch_stats"]["status"] == "fresh"  # the pinned clock
+    assert [(r["id"], r["found"]) for r in batch.json()["results"]] == [(42, True), (43, False)]
+    assert (missing.status_code, missing.json()["error"]) == (404, "not_found")
+    assert (malformed.status_code, malformed.json()["error"]) == (422, "invalid_id")
+    assert ready.status_code == 200
+    assert docs.status_code == 200 and "swagger" in docs.text.lower()
+    # uvicorn re-raises SIGTERM after its graceful shutdown, which closed the Redis pool
+    assert process.returncode in (0, -signal.SIGTERM), output
+    assert "Application shutdown complete" in output
+
+
+def test_several_workers_share_the_port(published: str) -> None:
+    process, base_url = start_api(published, "--workers", "2", "--as-of", "2026-11-27T12:00:00Z")
+    try:
+        with httpx.Client(base_url=base_url, timeout=5) as client:
+            answers = [client.get("/features/title/tt1") for _ in range(20)]
+    finally:
+        stop_api(process)
+
+    assert {answer.status_code for answer in answers} == {200}
+    assert answers[0].json()["features"]["view_count_7d"] == 7
+
+
+def test_a_bad_clock_is_refused_before_serving(redis_url: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "api", "--as-of", "yesterday"],
+        cwd=PROJECT_DIR,
+        env={**os.environ, "REDIS_URL": redis_url},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+    assert result.returncode == 2
+    assert "invalid timestamp 'yesterday'" in result.stderr
