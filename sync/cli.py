@@ -1,6 +1,6 @@
 """`python -m sync`: materialize feature views into Redis, and the commands around it.
 
-    python -m sync [--select NAME_OR_TAG] [--due] [--as-of ISO]   sync (the default)
+    python -m sync [--select NAME_OR_TAG] [--due] [--full] [--as-of ISO]   sync (the default)
     python -m sync status                                          per-view state
     python -m sync verify [--sample N]                             online vs offline
     python -m sync training-set --spine F --features a,b --out F   point-in-time training set
@@ -43,6 +43,8 @@ def _run_parser() -> argparse.ArgumentParser:
                         help="only the feature view with this name, or with this dbt tag")
     parser.add_argument("--due", action="store_true",
                         help="only the views whose last sync is at least their freshness ago")
+    parser.add_argument("--full", action="store_true",
+                        help="rewrite every selected view instead of only what changed since the last sync")
     return parser
 
 
@@ -61,8 +63,8 @@ def cmd_run(argv: list[str]) -> int:
     client, url = _client(args.project_dir)
     print(f"syncing into {describe(url)} as of {as_of.isoformat()}")
     try:
-        run_sync(args.project_dir, client, as_of, prefix=key_prefix(), select=args.select,
-                 only_due=args.due, manifest_path=args.manifest)
+        run_sync(args.project_dir, client, as_of, redis_url=url, prefix=key_prefix(), select=args.select,
+                 only_due=args.due, full=args.full, manifest_path=args.manifest)
     except KeyError as error:
         raise FeatureStoreError(str(error.args[0])) from error
     return 0

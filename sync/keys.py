@@ -39,3 +39,9 @@ def registry_version_key(prefix: str) -> str:
 
 def view_state_key(prefix: str, view: str) -> str:
     return f"{prefix}{{_fs}}:view:{view}"
+
+
+def generation_key(prefix: str) -> str:
+    """A token the sync writes with each publish and keeps in its own record: a mismatch
+    means Redis lost or rolled back data."""
+    return f"{prefix}{{_fs}}:generation"

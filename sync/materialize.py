@@ -1,33 +1,68 @@
-"""One sync run: registry -> checks -> latest rows per view -> Redis -> publish.
+"""One sync run: registry -> checks -> changed rows per view -> Redis -> publish -> cleanup.
 
 Everything that can refuse the run (the manifest, the definitions, the Parquet
 files, Redis' eviction policy) is checked before the first write, so a bad
-definition never leaves Redis half-synced.
+definition never leaves Redis half-synced. Then, in this order, so readers never
+lose a feature the registry still lists:
+
+1. per view, write the rows that changed since the last sync (all rows in a
+   full sync, which also clears entities Redis has but the view no longer does);
+2. publish the registry, view states and a new generation token in one MULTI;
+3. delete the fields of features and views the registry no longer has;
+4. record what was written (the base of the next diff).
+
+A sync killed anywhere converges when run again: a view whose sync did not
+complete is rewritten in full, and a Redis whose generation token differs from
+the record (flushed, restarted empty or from an older snapshot, a new server)
+gets a full sync of every view.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 import redis
 
 from sync import offline
+from sync.changes import ids_missing_from, read_changes, write_snapshot
 from sync.clock import parse_timestamp
+from sync.dtypes import format_timestamp
 from sync.errors import RedisUnavailable
+from sync.keys import timestamp_field
 from sync.online import OnlineWriter, ViewWriteResult, read_view_states
+from sync.progress import Progress
 from sync.redis_client import check_memory_policy
 from sync.registry import FeatureView, Registry, load_registry
+from sync.state import SyncRecord, SyncState, ViewRecord
 
 
-@dataclass(frozen=True)
+@dataclass
+class ViewSummary:
+    view: str
+    mode: str
+    history_rows: int
+    entities: int
+    written: int
+    deleted: int
+    seconds: float
+
+    def line(self) -> str:
+        return (f"{self.view}: {self.mode} sync, {self.history_rows:,} history rows read, {self.entities:,} "
+                f"entities, {self.written:,} written, {self.deleted:,} deleted in {self.seconds:.2f}s")
+
+
+@dataclass
 class SyncReport:
     registry: Registry
-    results: tuple[ViewWriteResult, ...]
-    skipped: tuple[str, ...]
-    version: int | None
+    summaries: list[ViewSummary] = field(default_factory=list)
+    skipped: tuple[str, ...] = ()
+    version: int | None = None
+    full_reason: str | None = None
+    cleaned_fields: int = 0
 
 
 def due_views(
@@ -46,44 +81,175 @@ def run_sync(
     project_dir: Path,
     client: redis.Redis,
     as_of: datetime,
+    redis_url: str,
     prefix: str = "",
     select: str | None = None,
     only_due: bool = False,
+    full: bool = False,
     manifest_path: Path | None = None,
     say: Callable[[str], None] = print,
+    registry: Registry | None = None,
 ) -> SyncReport:
-    registry = load_registry(project_dir, manifest_path)
+    registry = registry or load_registry(project_dir, manifest_path)
     views = registry.select(select)
-    schemas = offline.check_offline(registry, views)
     try:
         check_memory_policy(client)
-        skipped: tuple[str, ...] = ()
-        if only_due:
-            states = read_view_states(client, prefix, (v.name for v in views))
-            due = due_views(views, states, as_of)
-            skipped = tuple(v.name for v in views if v not in due)
+        writer = OnlineWriter(client, prefix)
+        state = SyncState(project_dir, redis_url, prefix)
+        record = state.load()
+        report = SyncReport(registry)
+        report.full_reason = _full_sync_reason(record, writer.generation(), full)
+        if report.full_reason and report.full_reason != "--full":
+            views = registry.views  # Redis may be wrong for every view, selected or not
+        elif only_due:
+            due = due_views(views, read_view_states(client, prefix, (v.name for v in views)), as_of)
+            report.skipped = tuple(v.name for v in views if v not in due)
             views = due
+        schemas = offline.check_offline(registry, views)
+        if report.full_reason:
+            say(f"full sync: {report.full_reason}")
         if not views:
             say(f"nothing due at {as_of.isoformat()}: every selected view was synced within its freshness")
-            return SyncReport(registry, (), skipped, None)
+            return report
+        previous_views = _previous_views(record, writer)
         connection = offline.connect()
-        writer = OnlineWriter(client, prefix)
-        results = []
+        results: list[ViewWriteResult] = []
+        rows: dict[str, int] = {}
         for view in views:
-            reader = offline.read_latest(
-                connection, view, registry.entity(view.entity), schemas[view.name], as_of
+            summary, result, rows[view.name] = _sync_view(
+                view, registry, schemas[view.name], record, state, writer, connection, as_of,
+                force_full=report.full_reason is not None,
             )
-            result = writer.write_view(view, reader)
             results.append(result)
-            say(
-                f"{view.name}: {offline.history_rows(view):,} history rows, {result.entities:,} entities "
-                f"written ({result.with_nulls:,} with null features) in {result.seconds:.2f}s"
-            )
-        version = writer.publish(registry, results, as_of)
+            report.summaries.append(summary)
+            say(summary.line())
+        generation = uuid.uuid4().hex
+        report.version = writer.publish(registry, results, as_of, generation, rows)
+        report.cleaned_fields = _remove_dropped_fields(registry, previous_views, writer)
+        _record(record, state, registry, views, report, rows, generation, as_of)
     except redis.RedisError as error:
         raise RedisUnavailable(
-            f"Redis failed during the sync ({error}); the registry was not published, so readers keep "
-            "the previous one. Run the sync again once Redis is reachable."
+            f"Redis failed during the sync ({error}); views written so far are rewritten in full by the next "
+            "sync, and readers keep the previous registry. Run the sync again once Redis is reachable."
         ) from error
-    say(f"published registry version {version}: {len(registry.views)} views, as of {as_of.isoformat()}")
-    return SyncReport(registry, tuple(results), skipped, version)
+    say(f"published registry version {report.version}: {len(registry.views)} views, as of {as_of.isoformat()}")
+    return report
+
+
+def _full_sync_reason(record: SyncRecord, redis_generation: str, full: bool) -> str | None:
+    if full:
+        return "--full"
+    if not record.generation:
+        return "no record of an earlier sync to this Redis"
+    if redis_generation != record.generation:
+        return ("Redis does not hold the data of the last sync (generation token "
+                f"{redis_generation or 'missing'}, expected {record.generation}): it was flushed, restarted "
+                "empty or from an older snapshot, or is another server")
+    return None
+
+
+def _sync_view(
+    view: FeatureView,
+    registry: Registry,
+    schema,
+    record: SyncRecord,
+    state: SyncState,
+    writer: OnlineWriter,
+    connection,
+    as_of: datetime,
+    force_full: bool,
+) -> tuple[ViewSummary, ViewWriteResult, int]:
+    previous = record.views.get(view.name)
+    incremental = (
+        not force_full and previous is not None and previous.complete and previous.same_shape(view)
+        and state.snapshot(view.name).is_file()
+    )
+    # Mark the view in progress first: if this run dies, the next rewrites it in full.
+    marker = ViewRecord.for_view(view)
+    record.views[view.name] = marker
+    state.save(record)
+
+    pending = state.pending_snapshot(view.name)
+    entity = registry.entity(view.entity)
+    entities = write_snapshot(connection, view, entity, schema, as_of, pending)
+    progress = Progress(view.name, None if incremental else entities)
+    old_fields = previous.feature_names() if previous else []
+    changes = read_changes(connection, view, pending, state.snapshot(view.name) if incremental else None)
+    result = writer.write_changes(view, changes, delete_fields=old_fields, on_progress=progress.advance)
+    deleted = result.deleted
+    if not incremental:
+        deleted += _clear_entities_outside(view, writer, connection, pending, old_fields)
+    progress.close()
+    summary = ViewSummary(view.name, "incremental" if incremental else "full", offline.history_rows(view),
+                          entities, result.written, deleted, result.seconds)
+    return summary, result, entities
+
+
+def _clear_entities_outside(view: FeatureView, writer: OnlineWriter, connection, snapshot: Path,
+                            old_fields: list[str]) -> int:
+    """After a full write: remove the view's fields from entities that are not in the view any more."""
+    fields = list(dict.fromkeys([timestamp_field(view.name), *view.feature_names, *old_fields]))
+    prefix = f"{writer.prefix}{view.entity}:"
+    cleared = 0
+    for keys in writer.scan_entity_keys(view.entity):
+        outside = ids_missing_from(connection, [key[len(prefix):] for key in keys], snapshot)
+        cleared += writer.delete_fields((prefix + entity_id for entity_id in outside), fields)
+    return cleared
+
+
+def _previous_views(record: SyncRecord, writer: OnlineWriter) -> dict[str, tuple[str, list[str]]]:
+    """Views (entity, feature names) that earlier syncs may have left in Redis."""
+    views = {name: (spec.entity, spec.feature_names()) for name, spec in record.views.items()}
+    published = writer.published_registry()
+    if published:
+        for view in published.views:
+            entity, names = views.get(view.name, (view.entity, []))
+            views[view.name] = (entity, list(dict.fromkeys([*names, *view.feature_names])))
+    return views
+
+
+def _remove_dropped_fields(
+    registry: Registry, previous: dict[str, tuple[str, list[str]]], writer: OnlineWriter
+) -> int:
+    """Delete fields of features and views the registry no longer has (after it was published)."""
+    dropped: dict[str, set[str]] = {}
+    for name, (entity, features) in previous.items():
+        if registry.has_view(name) and registry.view(name).entity == entity:
+            gone = set(features) - set(registry.view(name).feature_names)
+        else:
+            gone = {timestamp_field(name), *features}
+        # A name still served for the entity (moved to another view) is not deleted.
+        gone -= set(registry.features_of(entity))
+        if gone:
+            dropped.setdefault(entity, set()).update(gone)
+    touched = 0
+    for entity, fields in dropped.items():
+        for keys in writer.scan_entity_keys(entity):
+            touched += writer.delete_fields(keys, sorted(fields))
+    return touched
+
+
+def _record(
+    record: SyncRecord,
+    state: SyncState,
+    registry: Registry,
+    views: tuple[FeatureView, ...],
+    report: SyncReport,
+    rows: dict[str, int],
+    generation: str,
+    as_of: datetime,
+) -> None:
+    for view, summary in zip(views, report.summaries, strict=True):
+        state.commit_snapshot(view.name)
+        entry = ViewRecord.for_view(view)
+        entry.complete = True
+        entry.last_sync_at = format_timestamp(as_of)
+        entry.rows = rows[view.name]
+        entry.changed = summary.written + summary.deleted
+        record.views[view.name] = entry
+    for name in list(record.views):
+        if not registry.has_view(name):
+            del record.views[name]
+            state.drop_snapshot(name)
+    record.generation = generation
+    state.save(record)

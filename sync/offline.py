@@ -131,11 +131,15 @@ def text_expression(column: str, dtype: str, arrow_type: pa.DataType) -> str:
     return f"cast({name} as varchar)"
 
 
-def latest_rows_sql(view: FeatureView, entity: Entity, schema: pa.Schema) -> str:
-    """Each entity's latest row at or before `$as_of` (whatever its age), as Redis text.
+def timestamp_literal(moment: datetime) -> str:
+    return f"TIMESTAMP '{naive_utc(moment).isoformat(sep=' ')}'"
+
+
+def latest_rows_sql(view: FeatureView, entity: Entity, schema: pa.Schema, as_of: datetime) -> str:
+    """Each entity's latest row at or before `as_of` (whatever its age), as Redis text.
 
     Ties on the event timestamp go to the latest `created_timestamp`, as in the
-    point-in-time join. Parameter: `$as_of` (naive UTC timestamp).
+    point-in-time join.
     """
     key = quote(entity.join_key)
     ts = _utc_timestamp(view.timestamp, schema.field(view.timestamp).type)
@@ -149,13 +153,13 @@ def latest_rows_sql(view: FeatureView, entity: Entity, schema: pa.Schema) -> str
     )
     return (
         f"select cast({key} as varchar) as {ID_COLUMN}, {timestamp_text(ts)} as {TS_COLUMN}, {features} "
-        f"from read_parquet({_literal(view.location)}) "
-        f"where {key} is not null and {ts} is not null and {ts} <= $as_of "
+        f"from read_parquet({literal(view.location)}) "
+        f"where {key} is not null and {ts} is not null and {ts} <= {timestamp_literal(as_of)} "
         f"qualify row_number() over (partition by {key} order by {', '.join(order)}) = 1"
     )
 
 
-def _literal(text: str) -> str:
+def literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
@@ -172,8 +176,7 @@ def read_latest(
     batch_rows: int = DEFAULT_BATCH_ROWS,
 ) -> pa.RecordBatchReader:
     """Stream the latest rows in Arrow batches of at most `batch_rows`."""
-    result = connection.execute(latest_rows_sql(view, entity, schema), {"as_of": naive_utc(as_of)})
-    return result.fetch_record_batch(batch_rows)
+    return connection.execute(latest_rows_sql(view, entity, schema, as_of)).fetch_record_batch(batch_rows)
 
 
 def history_rows(view: FeatureView) -> int:

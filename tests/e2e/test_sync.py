@@ -37,7 +37,7 @@ def test_sync_writes_the_latest_offline_row_of_every_entity(built_project, redis
     result = sync_cli(built_project, redis_url)
     assert result.returncode == 0, result.stderr
     for view in VIEWS:
-        assert f"{view}: " in result.stdout and "entities written" in result.stdout
+        assert f"{view}: full sync" in result.stdout and "written" in result.stdout
     features = {
         "user_last_genre": (["last_genre", "last_title_id"], "loaded_at", {"last_genre": "string",
                                                                             "last_title_id": "int64"}),
@@ -92,18 +92,20 @@ def test_a_null_feature_removes_the_old_value(built_project, redis_url, client) 
 
 
 def test_select_by_tag_and_due(built_project, redis_url, client) -> None:
-    result = sync_cli(built_project, redis_url, "--select", "daily")
+    assert sync_cli(built_project, redis_url).returncode == 0
+    later = built_project.demo_now + timedelta(hours=2)
+    result = sync_cli(built_project, redis_url, "--select", "daily", as_of=later)
     assert result.returncode == 0, result.stderr
-    assert "user_segment:" in result.stdout and "user_watch_stats:" not in result.stdout
-    assert client.hgetall("{_fs}:view:user_watch_stats") == {}
+    assert "user_segment: incremental sync" in result.stdout and "user_watch_stats" not in result.stdout
+    assert client.hget("{_fs}:view:user_segment", "last_sync_at") == format_timestamp(later)
+    assert client.hget("{_fs}:view:user_watch_stats", "last_sync_at") == format_timestamp(built_project.demo_now)
 
-    first = sync_cli(built_project, redis_url, "--due")
-    assert "user_watch_stats:" in first.stdout and "user_segment:" not in first.stdout  # never synced: due
-    again = sync_cli(built_project, redis_url, "--due")
-    assert "nothing due" in again.stdout
-    later = sync_cli(built_project, redis_url, "--due", as_of=built_project.demo_now + timedelta(hours=1))
-    assert "user_watch_stats:" in later.stdout and "user_last_genre:" in later.stdout
-    assert "user_segment:" not in later.stdout  # daily view: synced less than a day ago
+    again = sync_cli(built_project, redis_url, "--due", as_of=later)
+    assert "user_watch_stats:" in again.stdout and "user_last_genre:" in again.stdout  # hourly: due
+    assert "user_segment:" not in again.stdout  # daily: synced at `later`
+    assert "nothing due" in sync_cli(built_project, redis_url, "--due", as_of=later).stdout
+    next_day = sync_cli(built_project, redis_url, "--due", as_of=later + timedelta(days=1))
+    assert "user_segment:" in next_day.stdout
 
     unknown = sync_cli(built_project, redis_url, "--select", "nope")
     assert unknown.returncode == 1 and "no feature view or tag named 'nope'" in unknown.stderr
@@ -112,6 +114,7 @@ def test_select_by_tag_and_due(built_project, redis_url, client) -> None:
 def test_publishes_registry_and_state_after_the_data(built_project, redis_url, client) -> None:
     assert sync_cli(built_project, redis_url).returncode == 0
     assert client.get("{_fs}:version") == "1"
+    assert client.get("{_fs}:generation")
     assert '"user_watch_stats"' in client.get("{_fs}:registry")
     state = client.hgetall("{_fs}:view:user_segment")
     assert state["last_sync_at"] == format_timestamp(built_project.demo_now)

@@ -1,0 +1,103 @@
+"""The sync's own record of what it last wrote, kept beside the project.
+
+Per Redis target (URL without password, plus key prefix) a folder holds:
+- `record.json`: the generation token last published into Redis, and per view
+  its entity, features, model checksum, and whether its last sync completed;
+- `<view>.parquet`: the rows last pushed for the view (Redis text), the base
+  the next sync diffs against.
+
+The record is replaced atomically (write, fsync, rename). A Redis whose token
+differs from the record lost or rolled back data, and gets a full sync; a view
+whose last sync did not complete (killed) is rewritten in full.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sync.redis_client import describe
+from sync.registry import FeatureView
+
+STATE_DIR_ENV = "FEATURE_STORE_STATE_DIR"
+
+
+@dataclass
+class ViewRecord:
+    entity: str
+    features: list[str]
+    checksum: str = ""
+    complete: bool = False
+    last_sync_at: str = ""
+    rows: int = 0
+    changed: int = 0
+
+    @classmethod
+    def for_view(cls, view: FeatureView) -> ViewRecord:
+        return cls(entity=view.entity, features=[f"{f.name}:{f.dtype}" for f in view.features],
+                   checksum=view.checksum)
+
+    def same_shape(self, view: FeatureView) -> bool:
+        """Whether the snapshot's columns still describe the view (same entity and features)."""
+        return self.entity == view.entity and self.features == [f"{f.name}:{f.dtype}" for f in view.features]
+
+    def feature_names(self) -> list[str]:
+        return [spec.rsplit(":", 1)[0] for spec in self.features]
+
+
+@dataclass
+class SyncRecord:
+    target: str
+    generation: str = ""
+    views: dict[str, ViewRecord] = field(default_factory=dict)
+
+
+class SyncState:
+    """Reads and writes the record and snapshots of one Redis target."""
+
+    def __init__(self, project_dir: Path, redis_url: str, prefix: str) -> None:
+        target = f"{describe(redis_url)}|{prefix}"
+        base = Path(os.environ.get(STATE_DIR_ENV) or Path(project_dir) / "data" / "sync_state")
+        self.folder = base / hashlib.sha256(target.encode()).hexdigest()[:16]
+        self.target = target
+
+    @property
+    def record_path(self) -> Path:
+        return self.folder / "record.json"
+
+    def snapshot(self, view: str) -> Path:
+        return self.folder / f"{view}.parquet"
+
+    def pending_snapshot(self, view: str) -> Path:
+        return self.folder / f"{view}.next.parquet"
+
+    def load(self) -> SyncRecord:
+        try:
+            data: dict[str, Any] = json.loads(self.record_path.read_text())
+        except (OSError, ValueError):
+            return SyncRecord(self.target)
+        views = {name: ViewRecord(**spec) for name, spec in data.get("views", {}).items()}
+        return SyncRecord(self.target, data.get("generation", ""), views)
+
+    def save(self, record: SyncRecord) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        data = {"target": record.target, "generation": record.generation,
+                "views": {name: asdict(view) for name, view in record.views.items()}}
+        temporary = self.record_path.with_suffix(".tmp")
+        with temporary.open("w") as handle:
+            json.dump(data, handle, indent=1, sort_keys=True)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, self.record_path)
+
+    def commit_snapshot(self, view: str) -> None:
+        """The pending snapshot becomes the base of the next diff."""
+        os.replace(self.pending_snapshot(view), self.snapshot(view))
+
+    def drop_snapshot(self, view: str) -> None:
+        self.snapshot(view).unlink(missing_ok=True)
+        self.pending_snapshot(view).unlink(missing_ok=True)
