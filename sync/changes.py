@@ -17,10 +17,13 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from sync.offline import DEFAULT_BATCH_ROWS, ID_COLUMN, TS_COLUMN, latest_rows_sql, literal, quote
+from sync.offline import ID_COLUMN, TS_COLUMN, latest_rows_sql, literal, quote
 from sync.registry import Entity, FeatureView
+from sync.resp import CommandSql
 
 OP_COLUMN = "__op"
+RESP_COLUMN = "__resp"
+CHANGE_BATCH_ROWS = 50_000
 
 
 def write_snapshot(
@@ -41,15 +44,29 @@ def write_snapshot(
     return int(count)
 
 
-def changes_sql(view: FeatureView, new: Path, old: Path | None) -> str:
-    """Rows to write; with no previous snapshot (`old` None), every row, as a full sync."""
+def changes_sql(view: FeatureView, new: Path, old: Path | None, full: bool = False) -> str:
+    """Rows to write.
+
+    Incremental (`old` given, not `full`): rows that differ from the old snapshot,
+    and deletes for entities that left. Full: every new row (rows with a null
+    replace, since Redis may hold an old value), plus deletes for entities of the
+    old snapshot, when there is one, that left.
+    """
     features = [quote(name) for name in view.feature_names]
-    if old is None:
+    new_rows = f"read_parquet({literal(str(new))})"
+    if full or old is None:
         any_null = " or ".join(f"{f} is null" for f in features)
-        return (
+        sql = (
             f"select {ID_COLUMN}, case when {any_null} then 'r' else 's' end as {OP_COLUMN}, "
-            f"{TS_COLUMN}, {', '.join(features)} from read_parquet({literal(str(new))})"
+            f"{TS_COLUMN}, {', '.join(features)} from {new_rows}"
         )
+        if old is not None:
+            nulls = ", ".join(f"null as {f}" for f in features)
+            sql += (
+                f" union all select o.{ID_COLUMN}, 'd', null, {nulls} from read_parquet({literal(str(old))}) as o "
+                f"anti join {new_rows} as n on o.{ID_COLUMN} = n.{ID_COLUMN}"
+            )
+        return sql
     became_null = " or ".join(f"(n.{f} is null and o.{f} is not null)" for f in features)
     differs = " or ".join(f"n.{c} is distinct from o.{c}" for c in (TS_COLUMN, *features))
     return (
@@ -57,7 +74,7 @@ def changes_sql(view: FeatureView, new: Path, old: Path | None) -> str:
         f"case when n.{ID_COLUMN} is null then 'd' "
         f"when o.{ID_COLUMN} is not null and ({became_null}) then 'r' else 's' end as {OP_COLUMN}, "
         f"n.{TS_COLUMN}, {', '.join(f'n.{f}' for f in features)} "
-        f"from read_parquet({literal(str(new))}) as n "
+        f"from {new_rows} as n "
         f"full outer join read_parquet({literal(str(old))}) as o on n.{ID_COLUMN} = o.{ID_COLUMN} "
         f"where n.{ID_COLUMN} is null or o.{ID_COLUMN} is null or {differs}"
     )
@@ -68,9 +85,14 @@ def read_changes(
     view: FeatureView,
     new: Path,
     old: Path | None,
-    batch_rows: int = DEFAULT_BATCH_ROWS,
+    commands: CommandSql,
+    full: bool = False,
+    batch_rows: int = CHANGE_BATCH_ROWS,
 ) -> pa.RecordBatchReader:
-    return connection.execute(changes_sql(view, new, old)).fetch_record_batch(batch_rows)
+    """The changes with each row's Redis command (`__resp`) and op (`__op`), in Arrow batches."""
+    resp = commands.expression(ID_COLUMN, OP_COLUMN, TS_COLUMN)
+    sql = f"select {OP_COLUMN}, {resp} as {RESP_COLUMN} from ({changes_sql(view, new, old, full)})"
+    return connection.execute(sql).fetch_record_batch(batch_rows)
 
 
 def ids_missing_from(connection: duckdb.DuckDBPyConnection, ids: list[str], snapshot: Path) -> list[str]:

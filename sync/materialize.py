@@ -98,7 +98,10 @@ def run_sync(
         state = SyncState(project_dir, redis_url, prefix)
         record = state.load()
         report = SyncReport(registry)
-        report.full_reason = _full_sync_reason(record, writer.generation(), full)
+        redis_generation = writer.generation()
+        redis_has_features = bool(redis_generation) or writer.published_registry() is not None
+        report.full_reason = _full_sync_reason(record, redis_generation, full)
+        redis_lost = bool(record.generation) and redis_generation != record.generation
         if report.full_reason and report.full_reason != "--full":
             views = registry.views  # Redis may be wrong for every view, selected or not
         elif only_due:
@@ -118,7 +121,8 @@ def run_sync(
         for view in views:
             summary, result, rows[view.name] = _sync_view(
                 view, registry, schemas[view.name], record, state, writer, connection, as_of,
-                force_full=report.full_reason is not None,
+                redis_lost=redis_lost, force_full=report.full_reason is not None,
+                redis_has_features=redis_has_features,
             )
             results.append(result)
             report.summaries.append(summary)
@@ -157,30 +161,33 @@ def _sync_view(
     writer: OnlineWriter,
     connection,
     as_of: datetime,
+    redis_lost: bool,
     force_full: bool,
+    redis_has_features: bool,
 ) -> tuple[ViewSummary, ViewWriteResult, int]:
     previous = record.views.get(view.name)
-    incremental = (
-        not force_full and previous is not None and previous.complete and previous.same_shape(view)
-        and state.snapshot(view.name).is_file()
-    )
+    completed = previous is not None and previous.complete and state.snapshot(view.name).is_file()
+    # What Redis holds for this view is known exactly only after a completed sync to this same Redis.
+    base = state.snapshot(view.name) if completed and not redis_lost else None
+    full = force_full or base is None or not previous.same_shape(view)
+    # Without a base, only a scan finds entities that must lose this view's fields.
+    scan = full and base is None and (redis_lost or previous is not None or redis_has_features)
     # Mark the view in progress first: if this run dies, the next rewrites it in full.
-    marker = ViewRecord.for_view(view)
-    record.views[view.name] = marker
+    record.views[view.name] = ViewRecord.for_view(view)
     state.save(record)
 
     pending = state.pending_snapshot(view.name)
-    entity = registry.entity(view.entity)
-    entities = write_snapshot(connection, view, entity, schema, as_of, pending)
-    progress = Progress(view.name, None if incremental else entities)
+    entities = write_snapshot(connection, view, registry.entity(view.entity), schema, as_of, pending)
+    progress = Progress(view.name, entities if full else None)
     old_fields = previous.feature_names() if previous else []
-    changes = read_changes(connection, view, pending, state.snapshot(view.name) if incremental else None)
-    result = writer.write_changes(view, changes, delete_fields=old_fields, on_progress=progress.advance)
-    deleted = result.deleted
-    if not incremental:
-        deleted += _clear_entities_outside(view, writer, connection, pending, old_fields)
+    commands = writer.commands_for(view, delete_fields=old_fields)
+    changes = read_changes(connection, view, pending, base, commands, full=full)
+    result = writer.write_changes(view, changes, on_progress=progress.advance)
     progress.close()
-    summary = ViewSummary(view.name, "incremental" if incremental else "full", offline.history_rows(view),
+    deleted = result.deleted
+    if scan:
+        deleted += _clear_entities_outside(view, writer, connection, pending, old_fields)
+    summary = ViewSummary(view.name, "full" if full else "incremental", offline.history_rows(view),
                           entities, result.written, deleted, result.seconds)
     return summary, result, entities
 

@@ -20,13 +20,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import redis
 
-from sync.changes import OP_COLUMN
+from sync.changes import OP_COLUMN, RESP_COLUMN
 from sync.dtypes import format_timestamp
-from sync.keys import generation_key, registry_key, registry_version_key, timestamp_field, view_state_key
-from sync.offline import ID_COLUMN, TS_COLUMN
+from sync.keys import generation_key, registry_key, registry_version_key, view_state_key
 from sync.registry import FeatureView, Registry
+from sync.resp import CommandSql
 
 DEFAULT_PIPELINE_ROWS = 5_000
 
@@ -44,6 +45,58 @@ return 1
 def pack(*parts: bytes) -> bytes:
     """One command in RESP."""
     return b"*%d\r\n" % len(parts) + b"".join(b"$%d\r\n%s\r\n" % (len(part), part) for part in parts)
+
+
+class RespStream:
+    """Ready-made RESP commands written straight to a connection's socket, replies counted.
+
+    Every command the sync sends this way answers with one line (an integer, or
+    an error starting with `-`), so replies are counted by line ends instead of
+    parsed one by one: the same work `redis-cli --pipe` does.
+    """
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.pool = client.connection_pool
+        self.connection = self.pool.get_connection()
+        self.connection.connect()
+
+    def send(self, commands: pa.Array) -> None:
+        if commands.null_count:
+            raise ValueError("a change rendered no Redis command (a null in its text)")
+        _, offsets_buffer, data = commands.buffers()
+        offsets = memoryview(offsets_buffer).cast("q" if pa.types.is_large_string(commands.type) else "i")
+        start, end = offsets[commands.offset], offsets[commands.offset + len(commands)]
+        payload = memoryview(data)[start:end]
+        sock = self.connection._sock
+        try:
+            sock.sendall(payload)
+            self._read_replies(sock, len(commands))
+        except BaseException:
+            self.connection.disconnect()
+            raise
+
+    @staticmethod
+    def _read_replies(sock, expected: int) -> None:
+        seen = 0
+        carry_cr = False
+        failures = bytearray()
+        while seen < expected:
+            chunk = sock.recv(1 << 20)
+            if not chunk:
+                raise redis.ConnectionError("Redis closed the connection while the sync was writing")
+            seen += chunk.count(b"\r\n") + (1 if carry_cr and chunk.startswith(b"\n") else 0)
+            carry_cr = chunk.endswith(b"\r")
+            if b"-" in chunk or failures:
+                failures += chunk
+        if failures:
+            lines = [line for line in bytes(failures).split(b"\r\n") if line.startswith(b"-")]
+            if lines:
+                raise redis.ResponseError(
+                    f"{len(lines)} of {expected} writes failed, first: {lines[0][1:].decode(errors='replace')}"
+                )
+
+    def close(self) -> None:
+        self.pool.release(self.connection)
 
 
 class RawPipeline:
@@ -103,61 +156,37 @@ class OnlineWriter:
         self.client = client
         self.prefix = prefix
         self.pipeline_rows = pipeline_rows
-        self.replace_sha = client.script_load(REPLACE_ROW_SCRIPT).encode()
+        self.replace_sha = client.script_load(REPLACE_ROW_SCRIPT)
+        if isinstance(self.replace_sha, str):
+            self.replace_sha = self.replace_sha.encode()
+
+    def commands_for(self, view: FeatureView, delete_fields: Iterable[str] = ()) -> CommandSql:
+        return CommandSql(view, f"{self.prefix}{view.entity}:", self.replace_sha.decode(), tuple(delete_fields))
 
     def write_changes(
         self,
         view: FeatureView,
         batches: Iterable[pa.RecordBatch],
-        delete_fields: Iterable[str] = (),
         on_progress: Callable[[int], None] | None = None,
     ) -> ViewWriteResult:
-        """Apply `s`/`r`/`d` rows (see sync.changes); `d` removes `delete_fields` too."""
+        """Send each batch's ready-made commands (see sync.resp) and check every reply."""
         started = time.perf_counter()
-        key_prefix = f"{self.prefix}{view.entity}:".encode()
-        ts_field = timestamp_field(view.name).encode()
-        names = [name.encode() for name in view.feature_names]
-        all_fields = list(dict.fromkeys([ts_field, *names, *(f.encode() for f in delete_fields)]))
-        hdel_all = [b"HDEL"]
-        replace_head = [b"EVALSHA", self.replace_sha, b"1"]
-        pipe = RawPipeline(self.client, self.pipeline_rows)
-        written = deleted = replaced = pending = 0
-        for batch in batches:
-            ids = batch.column(ID_COLUMN).cast(pa.binary()).to_pylist()
-            ops = batch.column(OP_COLUMN).to_pylist()
-            stamps = batch.column(TS_COLUMN).cast(pa.binary()).to_pylist()
-            columns = [batch.column(name.decode()).cast(pa.binary()).to_pylist() for name in names]
-            for row, entity_id in enumerate(ids):
-                key = key_prefix + entity_id
-                op = ops[row]
-                if op == "d":
-                    pipe.add(pack(*hdel_all, key, *all_fields))
-                    deleted += 1
-                else:
-                    pairs = [ts_field, stamps[row]]
-                    nulls = []
-                    for name, column in zip(names, columns, strict=True):
-                        value = column[row]
-                        if value is None:
-                            nulls.append(name)
-                        else:
-                            pairs += (name, value)
-                    if op == "r" and nulls:
-                        pipe.add(pack(*replace_head, key, b"%d" % len(nulls), *nulls, *pairs))
-                        replaced += 1
-                    else:
-                        pipe.add(pack(b"HSET", key, *pairs))
-                    written += 1
-                pending += 1
-                if pending >= self.pipeline_rows:
-                    pipe.flush()
-                    if on_progress:
-                        on_progress(pending)
-                    pending = 0
-        pipe.flush()
-        if on_progress and pending:
-            on_progress(pending)
-        return ViewWriteResult(view.name, written, deleted, replaced, time.perf_counter() - started)
+        written = deleted = replaced = 0
+        stream = RespStream(self.client)
+        try:
+            for batch in batches:
+                if not batch.num_rows:
+                    continue
+                ops = batch.column(OP_COLUMN)
+                deleted += pc.sum(pc.equal(ops, "d")).as_py() or 0
+                replaced += pc.sum(pc.equal(ops, "r")).as_py() or 0
+                written += batch.num_rows
+                stream.send(batch.column(RESP_COLUMN))
+                if on_progress:
+                    on_progress(batch.num_rows)
+        finally:
+            stream.close()
+        return ViewWriteResult(view.name, written - deleted, deleted, replaced, time.perf_counter() - started)
 
     def delete_fields(self, keys: Iterable[str], fields: list[str]) -> int:
         """HDEL `fields` from each key (fields of removed features or views); returns keys changed."""
