@@ -57,9 +57,9 @@ class RedisPipe:
     async def execute(self, commands: Sequence[Command]) -> list[Any]:
         """Every command's reply, in order, from one write and one read of the socket.
 
-        A connection that fails before any reply arrives may have been closed by a Redis
-        restart while idle: it is reconnected and the commands sent once more (they are
-        reads, so that is safe). A timeout is not retried.
+        A connection error is retried once, at once, on a new connection: an idle one may
+        have been closed by a Redis restart (the commands are reads, so resending is safe).
+        A timeout is not retried.
         """
         connection = await self._acquire()
         try:

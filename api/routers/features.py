@@ -107,7 +107,12 @@ async def get_features(
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": BatchRequest.model_json_schema()}},
+            "content": {
+                "application/json": {
+                    "schema": BatchRequest.model_json_schema(),
+                    "example": {"ids": [42, 99999], "features": ["watch_count_30d", "user_segment"]},
+                }
+            },
         }
     },
     responses={

@@ -119,4 +119,3 @@ async def test_more_concurrent_requests_than_connections_wait_their_turn(redis_u
 
     assert [reply[1] for reply in replies] == [str(n) for n in range(50)]
     assert opened == 2
-
