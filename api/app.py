@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from api.errors import ApiError, install_error_handlers
 from api.fast_path import FeatureFastPath
 from api.redis_pipe import RedisPipe
-from api.routers import features, health, registry
+from api.routers import catalog, features, health, registry
 from api.settings import Settings
 from api.store import OnlineStore
 from sync.redis_client import redis_url as project_redis_url
@@ -67,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(features.router)
     app.include_router(registry.router)
     app.include_router(health.router)
+    app.include_router(catalog.router)
     return app
 
 
