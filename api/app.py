@@ -10,9 +10,11 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from api.errors import ApiError, install_error_handlers
-from api.routers import features, health, registry
+from api.fast_path import FeatureFastPath
+from api.redis_pipe import RedisPipe
+from api.routers import catalog, features, health, registry
 from api.settings import Settings
-from api.store import OnlineStore, connect
+from api.store import OnlineStore
 from sync.redis_client import redis_url as project_redis_url
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -40,7 +42,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         url = resolve_redis_url(settings)
-        store = OnlineStore(connect(url, settings), url, settings.key_prefix, settings.clock())
+        pipe = RedisPipe(url, settings.redis_max_connections, settings.redis_timeout_seconds)
+        store = OnlineStore(pipe, url, settings.key_prefix, settings.clock())
         app.state.store = store
         try:
             await store.snapshot()  # warm the registry cache; a missing one is reported per request
@@ -58,10 +61,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    if settings.fast_path:
+        app.add_middleware(FeatureFastPath)
     install_error_handlers(app)
     app.include_router(features.router)
     app.include_router(registry.router)
     app.include_router(health.router)
+    app.include_router(catalog.router)
     return app
 
 

@@ -10,13 +10,11 @@ Decisions, the same for single and batch reads:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from api.errors import CorruptValue
 from api.snapshot import RegistrySnapshot, Selection
-from sync.clock import parse_timestamp
-from sync.dtypes import to_json_value
 from sync.freshness import view_status
 
 MISSING_VIEW: dict[str, Any] = {"event_timestamp": None, "status": "missing"}
@@ -38,22 +36,28 @@ def assemble(
             views[selected.name] = MISSING_VIEW
             continue
         try:
-            event_ts = parse_timestamp(event_text)
+            event_ts = event_time(event_text)
         except ValueError as error:
             raise _corrupt(key, selected.timestamp_field, "timestamp", event_text) from error
         status = view_status(selected.view, event_ts, snapshot.last_sync_at(selected.name), now)
         views[selected.name] = {"event_timestamp": event_text, "status": status}
         if status == "expired":
             continue
-        for name, dtype in selected.features:
+        for name, dtype, decode in selected.features:
             text = fields.get(name)
             if text is None:
                 continue
             try:
-                features[name] = to_json_value(text, dtype)
+                features[name] = text if decode is None else decode(text)
             except ValueError as error:
                 raise _corrupt(key, name, dtype, text) from error
     return features, views
+
+
+def event_time(text: str) -> datetime:
+    """A `_ts:{view}` value (ISO 8601 UTC with `Z`) as an aware datetime; naive text is read as UTC."""
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _corrupt(key: str, field: str, dtype: str, text: str) -> CorruptValue:

@@ -10,12 +10,13 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from api.responses import json_response
+from api.responses import JSON_MEDIA_TYPE, json_response
 
 logger = logging.getLogger("api")
 
@@ -35,6 +36,9 @@ class ApiError(Exception):
 
     def payload(self) -> dict[str, Any]:
         return {"error": self.code, "detail": self.detail, **self.extra}
+
+    def json(self) -> bytes:
+        return orjson.dumps(self.payload())
 
 
 class UnknownEntity(ApiError):
@@ -133,11 +137,16 @@ class CorruptValue(ApiError):
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
 
 
+def log_server_error(error: ApiError, method: str, path: str) -> None:
+    """5xx answers are the operator's business (Redis down, bad data); 4xx are the client's."""
+    if error.status_code >= 500:
+        logger.warning("%s %s -> %d %s", method, path, error.status_code, error.detail)
+
+
 async def _api_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, ApiError)
-    if error.status_code >= 500:
-        logger.warning("%s %s -> %d %s", request.method, request.url.path, error.status_code, error.detail)
-    return json_response(error.payload(), error.status_code)
+    log_server_error(error, request.method, request.url.path)
+    return Response(error.json(), error.status_code, media_type=JSON_MEDIA_TYPE)
 
 
 async def _validation_error(request: Request, error: Exception) -> Response:

@@ -34,6 +34,7 @@ class Settings:
     max_body_bytes: int = 1 << 20
     redis_timeout_seconds: float = 1.0
     redis_max_connections: int = 64
+    fast_path: bool = True  # off: the FastAPI routes serve the feature endpoints too (same answers)
 
     def __post_init__(self) -> None:
         if self.as_of is not None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from api.dtype_decoders import Decoder, decoder_for
 from api.errors import InvalidSelection, UnknownEntity, UnknownFeatures, UnsupportedEntity
 from sync import keys
 from sync.clock import parse_timestamp
@@ -41,7 +42,7 @@ class SelectedView:
 
     view: FeatureView
     timestamp_field: str
-    features: tuple[tuple[str, str], ...]  # (name, dtype)
+    features: tuple[tuple[str, str, Decoder], ...]  # (name, dtype, decoder)
 
     @property
     def name(self) -> str:
@@ -114,7 +115,7 @@ class RegistrySnapshot:
                 raise UnknownFeatures(entity.name, unknown, known)
         views = []
         for view in self.registry.views_of(entity.name):
-            chosen = tuple((f.name, f.dtype) for f in view.features if f.name in wanted)
+            chosen = tuple((f.name, f.dtype, decoder_for(f.dtype)) for f in view.features if f.name in wanted)
             if chosen:
                 views.append(SelectedView(view, keys.timestamp_field(view.name), chosen))
         return Selection(entity, wanted, tuple(views))

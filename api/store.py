@@ -16,9 +16,6 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -32,7 +29,7 @@ from api.errors import (
     UnknownFeatures,
 )
 from api.ids import EntityId, InvalidId, parse_id
-from api.settings import Settings
+from api.redis_pipe import RedisPipe
 from api.snapshot import RegistrySnapshot, Selection, ViewState
 from sync import keys
 from sync.redis_client import describe
@@ -54,28 +51,9 @@ class Read:
     now: datetime
 
 
-def connect(url: str, settings: Settings) -> aioredis.Redis:
-    """An asyncio client on a bounded pool; every wait (connect, reply, free connection) is bounded.
-
-    One retry without backoff, on connection errors only, lets a pooled connection
-    that died with a Redis restart reconnect transparently; a timeout is not
-    retried, so a hung server costs one timeout before the 503.
-    """
-    pool = aioredis.BlockingConnectionPool.from_url(
-        url,
-        max_connections=settings.redis_max_connections,
-        timeout=settings.redis_timeout_seconds,
-        socket_timeout=settings.redis_timeout_seconds,
-        socket_connect_timeout=settings.redis_timeout_seconds,
-        retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
-        decode_responses=True,
-    )
-    return aioredis.Redis.from_pool(pool)
-
-
 class OnlineStore:
-    def __init__(self, client: aioredis.Redis, url: str, prefix: str, clock: Callable[[], datetime]) -> None:
-        self.client = client
+    def __init__(self, pipe: RedisPipe, url: str, prefix: str, clock: Callable[[], datetime]) -> None:
+        self.pipe = pipe
         self.url = describe(url)
         self.prefix = prefix
         self.clock = clock
@@ -85,7 +63,7 @@ class OnlineStore:
         self._reload_lock = asyncio.Lock()
 
     async def close(self) -> None:
-        await self.client.aclose()
+        await self.pipe.close()
 
     # --- reads ---------------------------------------------------------------------
 
@@ -131,12 +109,10 @@ class OnlineStore:
         return selection, ids, [keys.entity_key(self.prefix, entity, str(entity_id)) for entity_id in ids]
 
     async def _fetch(self, entity_keys: list[str]) -> tuple[str | None, list[dict[str, str]]]:
+        commands: list[tuple[str, str]] = [("GET", self._version_key)]
+        commands += [("HGETALL", key) for key in entity_keys]
         try:
-            async with self.client.pipeline(transaction=False) as pipe:
-                pipe.get(self._version_key)
-                for key in entity_keys:
-                    pipe.hgetall(key)
-                replies = await pipe.execute()
+            replies = await self.pipe.execute(commands)
         except RedisError as error:
             raise self._unreachable(error) from error
         return replies[0], replies[1:]
@@ -152,7 +128,7 @@ class OnlineStore:
     async def current_snapshot(self) -> RegistrySnapshot:
         """The registry as published right now: one GET of the version, a reload when it moved."""
         try:
-            version = await self.client.get(self._version_key)
+            (version,) = await self.pipe.execute([("GET", self._version_key)])
         except RedisError as error:
             raise self._unreachable(error) from error
         if self._snapshot is not None and self._snapshot.version == version:
@@ -183,10 +159,10 @@ class OnlineStore:
 
     async def _load(self) -> RegistrySnapshot | None:
         """Version and registry in one MULTI (the sync publishes them in one), then the view states."""
-        async with self.client.pipeline(transaction=True) as pipe:
-            pipe.get(self._version_key)
-            pipe.get(self._registry_key)
-            version, text = await pipe.execute()
+        replies = await self.pipe.execute(
+            [("MULTI",), ("GET", self._version_key), ("GET", self._registry_key), ("EXEC",)]
+        )
+        version, text = replies[-1]
         if text is None:
             return None
         try:
@@ -194,10 +170,9 @@ class OnlineStore:
             view_names = list(published["views"])
         except (orjson.JSONDecodeError, KeyError, TypeError) as error:
             raise _unreadable_registry(error) from error
-        async with self.client.pipeline(transaction=False) as pipe:
-            for view in view_names:
-                pipe.hgetall(keys.view_state_key(self.prefix, view))
-            state_hashes = await pipe.execute()
+        state_hashes = await self.pipe.execute(
+            [("HGETALL", keys.view_state_key(self.prefix, view)) for view in view_names]
+        )
         states = {
             view: ViewState.from_hash(fields) for view, fields in zip(view_names, state_hashes, strict=True)
         }
@@ -211,9 +186,7 @@ class OnlineStore:
     async def readiness(self) -> tuple[bool, bool, str | None]:
         """(Redis reachable, registry published, the reason when either is not)."""
         try:
-            async with self.client.pipeline(transaction=False) as pipe:
-                pipe.exists(self._registry_key)
-                (exists,) = await pipe.execute()
+            (exists,) = await self.pipe.execute([("EXISTS", self._registry_key)])
         except RedisError as error:
             return False, False, self._unreachable(error).detail
         if not exists:

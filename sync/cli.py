@@ -1,6 +1,6 @@
 """`python -m sync`: materialize feature views into Redis, and the commands around it.
 
-    python -m sync [--select NAME_OR_TAG] [--due] [--full] [--as-of ISO]   sync (the default)
+    python -m sync [--select NAME_OR_TAG] [--due] [--full] [--force] [--as-of ISO]   sync (the default)
     python -m sync status                                          per-view state
     python -m sync verify [--sample N]                             online vs offline
     python -m sync training-set --spine F --features a,b --out F   point-in-time training set
@@ -45,6 +45,8 @@ def _run_parser() -> argparse.ArgumentParser:
                         help="only the views whose last sync is at least their freshness ago")
     parser.add_argument("--full", action="store_true",
                         help="rewrite every selected view instead of only what changed since the last sync")
+    parser.add_argument("--force", action="store_true",
+                        help="publish views whose latest dbt tests failed or are missing (with a warning)")
     return parser
 
 
@@ -64,7 +66,7 @@ def cmd_run(argv: list[str]) -> int:
     print(f"syncing into {describe(url)} as of {as_of.isoformat()}")
     try:
         run_sync(args.project_dir, client, as_of, redis_url=url, prefix=key_prefix(), select=args.select,
-                 only_due=args.due, full=args.full, manifest_path=args.manifest)
+                 only_due=args.due, full=args.full, manifest_path=args.manifest, force=args.force)
     except KeyError as error:
         raise FeatureStoreError(str(error.args[0])) from error
     return 0

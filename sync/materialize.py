@@ -1,9 +1,10 @@
 """One sync run: registry -> checks -> changed rows per view -> Redis -> publish -> cleanup.
 
 Everything that can refuse the run (the manifest, the definitions, the Parquet
-files, Redis' eviction policy) is checked before the first write, so a bad
-definition never leaves Redis half-synced. Then, in this order, so readers never
-lose a feature the registry still lists:
+files, Redis' eviction policy, the views' latest dbt tests in sync/quality_gate.py)
+is checked before the first write, so a bad definition never leaves Redis
+half-synced. Then, in this order, so readers never lose a feature the registry
+still lists:
 
 1. per view, write the rows that changed since the last sync (all rows in a
    full sync, which also clears entities Redis has but the view no longer does);
@@ -27,7 +28,7 @@ from pathlib import Path
 
 import redis
 
-from sync import offline
+from sync import offline, quality_gate
 from sync.changes import ids_missing_from, read_changes, write_snapshot
 from sync.clock import parse_timestamp
 from sync.dtypes import format_timestamp
@@ -89,6 +90,7 @@ def run_sync(
     manifest_path: Path | None = None,
     say: Callable[[str], None] = print,
     registry: Registry | None = None,
+    force: bool = False,
 ) -> SyncReport:
     registry = registry or load_registry(project_dir, manifest_path)
     views = registry.select(select)
@@ -109,6 +111,7 @@ def run_sync(
             report.skipped = tuple(v.name for v in views if v not in due)
             views = due
         schemas = offline.check_offline(registry, views)
+        quality_gate.check(project_dir, views, manifest_path, force=force, say=say)
         if report.full_reason:
             say(f"full sync: {report.full_reason}")
         if not views:

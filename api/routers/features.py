@@ -1,16 +1,18 @@
-"""Feature retrieval by entity id: one id (GET) or many in one round trip (POST)."""
+"""Feature retrieval by entity id: one id (GET) or many in one round trip (POST).
+
+These routes document the endpoints and serve them when the fast path is off;
+normally `api.fast_path` answers the same requests with the same functions.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-import orjson
 from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
-from api.decoding import assemble
-from api.errors import EntityNotFound, InvalidRequest, PayloadTooLarge
-from api.responses import json_response
+from api.answers import batch_answer, features_answer, read_body
+from api.responses import JSON_MEDIA_TYPE
 from api.schemas import (
     BATCH_EXAMPLE,
     FEATURES_EXAMPLE,
@@ -46,12 +48,6 @@ EntityParam = Annotated[str, Path(description="The entity type, e.g. `user`.", e
 
 def _store(request: Request) -> OnlineStore:
     return request.app.state.store
-
-
-def _selection(text: str | None) -> list[str] | None:
-    if text is None:
-        return None
-    return [name.strip() for name in text.split(",") if name.strip()]
 
 
 @router.get(
@@ -94,13 +90,8 @@ async def get_features(
         ),
     ] = None,
 ) -> Response:
-    read = await _store(request).read(entity, (entity_id,), _selection(features))
-    fields = read.hashes[0]
-    canonical_id = read.ids[0]
-    if not fields:
-        raise EntityNotFound(entity, canonical_id)
-    values, views = assemble(read.selection, read.snapshot, fields, read.now, read.keys[0])
-    return json_response({"entity": entity, "id": canonical_id, "features": values, "views": views})
+    body = await features_answer(_store(request), entity, entity_id, features)
+    return Response(body, media_type=JSON_MEDIA_TYPE)
 
 
 @router.post(
@@ -116,7 +107,12 @@ async def get_features(
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": BatchRequest.model_json_schema()}},
+            "content": {
+                "application/json": {
+                    "schema": BatchRequest.model_json_schema(),
+                    "example": {"ids": [42, 99999], "features": ["watch_count_30d", "user_segment"]},
+                }
+            },
         }
     },
     responses={
@@ -134,51 +130,6 @@ async def get_features(
 )
 async def get_features_batch(request: Request, entity: EntityParam) -> Response:
     settings = request.app.state.settings
-    ids, names = _parse_batch(await _read_body(request, settings.max_body_bytes), settings.max_batch_ids)
-    read = await _store(request).read(entity, ids, names)
-    results = []
-    for entity_id, key, fields in zip(read.ids, read.keys, read.hashes, strict=True):
-        values, views = assemble(read.selection, read.snapshot, fields, read.now, key)
-        results.append({"id": entity_id, "found": bool(fields), "features": values, "views": views})
-    return json_response({"entity": entity, "results": results})
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    too_large = PayloadTooLarge(f"the request body is over {limit} bytes: split the request", max_bytes=limit)
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise too_large
-    chunks = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise too_large
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _parse_batch(body: bytes, max_ids: int) -> tuple[list[Any], list[str] | None]:
-    """`(ids, feature names)` from the JSON body, checked by hand: a big batch costs no model validation."""
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError as error:
-        raise InvalidRequest(f"the body is not valid JSON ({error})") from error
-    if not isinstance(data, dict):
-        raise InvalidRequest('the body must be a JSON object: {"ids": [...], "features": [...]}')
-    unexpected = sorted(set(data) - {"ids", "features"})
-    if unexpected:
-        raise InvalidRequest(
-            f"unexpected field(s) {', '.join(unexpected)}: the body takes `ids` and `features`"
-        )
-    ids = data.get("ids")
-    if not isinstance(ids, list):
-        raise InvalidRequest("`ids` is required: a JSON array of entity ids")
-    if len(ids) > max_ids:
-        raise PayloadTooLarge(
-            f"{len(ids)} ids in one request; the cap is {max_ids}: split the request", max_ids=max_ids
-        )
-    names = data.get("features")
-    if names is not None and not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
-        raise InvalidRequest("`features` must be a JSON array of feature names, or left out")
-    return ids, names
+    body = await read_body(request.stream(), request.headers.get("content-length"), settings.max_body_bytes)
+    answer = await batch_answer(_store(request), entity, body, settings.max_batch_ids)
+    return Response(answer, media_type=JSON_MEDIA_TYPE)

@@ -49,13 +49,17 @@ def store_of(client: Client) -> OnlineStore:
     return transport.app.state.store  # type: ignore[attr-defined]
 
 
-@pytest.fixture
-def make_client(redis_url: str) -> ClientFactory:
-    """`async with make_client(as_of=..., max_batch_ids=...) as client:`; the clock defaults to NOW."""
+@pytest.fixture(params=[True, False], ids=["fast-path", "fastapi-routes"])
+def make_client(request: pytest.FixtureRequest, redis_url: str) -> ClientFactory:
+    """`async with make_client(as_of=..., max_batch_ids=...) as client:`; the clock defaults to NOW.
+
+    Every test runs twice: through the fast path and through the FastAPI routes, which must agree.
+    """
 
     def factory(as_of: datetime | None = NOW, **overrides: Any) -> AbstractAsyncContextManager[Client]:
         pinned = format_timestamp(as_of) if as_of else None
-        return serve(Settings(redis_url=redis_url, as_of=pinned, **overrides))
+        settings = {"fast_path": request.param, **overrides}
+        return serve(Settings(redis_url=redis_url, as_of=pinned, **settings))
 
     return factory
 

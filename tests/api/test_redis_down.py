@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import time
 from collections.abc import Iterator
@@ -138,3 +139,26 @@ async def test_app_starts_while_redis_is_down_and_serves_once_it_is_up(tmp_path:
             assert (await client.get("/features/user/1")).status_code == 200
         finally:
             redis.stop()
+
+
+async def test_requests_queued_behind_a_hung_redis_are_bounded_too(dedicated_redis: RestartableRedis) -> None:
+    """With every connection stuck, a waiting request gives up after the timeout instead of queueing on."""
+    settings = Settings(
+        redis_url=dedicated_redis.url,
+        as_of="2026-11-27T12:00:00Z",
+        redis_timeout_seconds=TIMEOUT,
+        redis_max_connections=1,
+    )
+    async with serve(settings) as client:
+        assert (await client.get("/features/user/1")).status_code == 200
+        dedicated_redis.signal(signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            answers = await asyncio.gather(*(client.get("/features/user/1") for _ in range(3)))
+            seconds = time.monotonic() - started
+        finally:
+            dedicated_redis.signal(signal.SIGCONT)
+        assert {answer.status_code for answer in answers} == {503}
+        assert any("busy" in answer.json()["detail"] for answer in answers)
+        assert seconds < 2 * TIMEOUT + 1.0
+        assert (await client.get("/features/user/1")).status_code == 200

@@ -1,0 +1,84 @@
+"""The feature endpoints' work, shared by their FastAPI routes (documented) and the fast path (served).
+
+Each function takes plain values and returns the JSON body as bytes, or raises an
+ApiError; so both ways in give the same answer by construction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+
+from api.decoding import assemble
+from api.errors import EntityNotFound, InvalidRequest, PayloadTooLarge
+from api.store import OnlineStore
+
+
+def parse_selection(text: str | None) -> list[str] | None:
+    """`?features=a,b` as names; None (every feature) when the parameter is absent."""
+    if text is None:
+        return None
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
+async def features_answer(store: OnlineStore, entity: str, entity_id: str, features: str | None) -> bytes:
+    read = await store.read(entity, (entity_id,), parse_selection(features))
+    fields = read.hashes[0]
+    canonical_id = read.ids[0]
+    if not fields:
+        raise EntityNotFound(entity, canonical_id)
+    values, views = assemble(read.selection, read.snapshot, fields, read.now, read.keys[0])
+    return orjson.dumps({"entity": entity, "id": canonical_id, "features": values, "views": views})
+
+
+async def batch_answer(store: OnlineStore, entity: str, body: bytes, max_ids: int) -> bytes:
+    ids, names = parse_batch(body, max_ids)
+    read = await store.read(entity, ids, names)
+    results = []
+    for entity_id, key, fields in zip(read.ids, read.keys, read.hashes, strict=True):
+        values, views = assemble(read.selection, read.snapshot, fields, read.now, key)
+        results.append({"id": entity_id, "found": bool(fields), "features": values, "views": views})
+    return orjson.dumps({"entity": entity, "results": results})
+
+
+async def read_body(chunks: AsyncIterator[bytes], declared_length: str | None, limit: int) -> bytes:
+    """The request body, refused (413) past `limit` bytes before it is all read."""
+    too_large = PayloadTooLarge(f"the request body is over {limit} bytes: split the request", max_bytes=limit)
+    if declared_length is not None and declared_length.isdigit() and int(declared_length) > limit:
+        raise too_large
+    parts = []
+    size = 0
+    async for chunk in chunks:
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+def parse_batch(body: bytes, max_ids: int) -> tuple[list[Any], list[str] | None]:
+    """`(ids, feature names)` from the JSON body, checked by hand: a big batch costs no model validation."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        raise InvalidRequest(f"the body is not valid JSON ({error})") from error
+    if not isinstance(data, dict):
+        raise InvalidRequest('the body must be a JSON object: {"ids": [...], "features": [...]}')
+    unexpected = sorted(set(data) - {"ids", "features"})
+    if unexpected:
+        raise InvalidRequest(
+            f"unexpected field(s) {', '.join(unexpected)}: the body takes `ids` and `features`"
+        )
+    ids = data.get("ids")
+    if not isinstance(ids, list):
+        raise InvalidRequest("`ids` is required: a JSON array of entity ids")
+    if len(ids) > max_ids:
+        raise PayloadTooLarge(
+            f"{len(ids)} ids in one request; the cap is {max_ids}: split the request", max_ids=max_ids
+        )
+    names = data.get("features")
+    if names is not None and not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
+        raise InvalidRequest("`features` must be a JSON array of feature names, or left out")
+    return ids, names
