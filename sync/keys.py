@@ -33,15 +33,12 @@ def registry_key(prefix: str) -> str:
 
 
 def registry_version_key(prefix: str) -> str:
-    """Bumped on every publish, so readers notice a new registry in their usual round trip."""
+    """The generation token of the last publish: new every time (never reused, even after a
+    flush), so readers notice a new registry in their usual round trip, and the sync notices a
+    Redis that lost or rolled back data (its token differs from the sync's own record)."""
     return f"{prefix}{{_fs}}:version"
 
 
 def view_state_key(prefix: str, view: str) -> str:
     return f"{prefix}{{_fs}}:view:{view}"
 
-
-def generation_key(prefix: str) -> str:
-    """A token the sync writes with each publish and keeps in its own record: a mismatch
-    means Redis lost or rolled back data."""
-    return f"{prefix}{{_fs}}:generation"

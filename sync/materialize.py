@@ -61,7 +61,7 @@ class SyncReport:
     registry: Registry
     summaries: list[ViewSummary] = field(default_factory=list)
     skipped: tuple[str, ...] = ()
-    version: int | None = None
+    version: str | None = None
     full_reason: str | None = None
     cleaned_fields: int = 0
 

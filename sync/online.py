@@ -25,7 +25,7 @@ import redis
 
 from sync.changes import OP_COLUMN, RESP_COLUMN
 from sync.dtypes import format_timestamp
-from sync.keys import generation_key, registry_key, registry_version_key, view_state_key
+from sync.keys import registry_key, registry_version_key, view_state_key
 from sync.registry import FeatureView, Registry
 from sync.resp import CommandSql
 
@@ -206,11 +206,9 @@ class OnlineWriter:
         synced_at: datetime,
         generation: str,
         rows: dict[str, int],
-    ) -> int:
-        """Replace the registry snapshot, record each synced view's state and the generation, atomically.
-
-        Returns the new registry version.
-        """
+    ) -> str:
+        """Replace the registry snapshot, record each synced view's state and the new generation
+        token (the registry version readers watch), atomically; return the token."""
         pipe = self.client.pipeline(transaction=True)
         pipe.set(registry_key(self.prefix), registry.to_json())
         stamp = format_timestamp(synced_at)
@@ -228,9 +226,9 @@ class OnlineWriter:
         for name in self.published_views():
             if not registry.has_view(name):
                 pipe.delete(view_state_key(self.prefix, name))
-        pipe.set(generation_key(self.prefix), generation)
-        pipe.incr(registry_version_key(self.prefix))
-        return int(pipe.execute()[-1])
+        pipe.set(registry_version_key(self.prefix), generation)
+        pipe.execute()
+        return generation
 
     def published_registry(self) -> Registry | None:
         raw = self.client.get(registry_key(self.prefix))
@@ -241,7 +239,7 @@ class OnlineWriter:
         return [view.name for view in published.views] if published else []
 
     def generation(self) -> str:
-        raw = self.client.get(generation_key(self.prefix))
+        raw = self.client.get(registry_version_key(self.prefix))
         return raw.decode() if isinstance(raw, bytes) else (raw or "")
 
     def scan_entity_keys(self, entity: str, count: int = 2_000) -> Iterable[list[str]]:

@@ -34,7 +34,8 @@ VIEWS: dict[str, tuple[str, str | None, dict[str, tuple[str, str]]]] = {
         "avg_minutes": ("float64", "case when (e + v) % 10 = 0 then null else ((e + v) % 1000) / 7.0 end"),
     }),
     "bench_last": ("1h", "30d", {
-        "last_genre": ("string", "['drama', 'comedy', 'documentary', 'thriller', 'horror'][1 + ((e * 31 + v) % 5)::int]"),
+        "last_genre": ("string",
+                       "['drama', 'comedy', 'documentary', 'thriller', 'horror'][1 + ((e * 31 + v) % 5)::int]"),
         "last_title_id": ("int64", "((e * 17 + v) % 40000)::bigint"),
         "last_rating": ("float64", "((e + v * 3) % 50) / 10.0"),
     }),

@@ -113,8 +113,10 @@ def test_select_by_tag_and_due(built_project, redis_url, client) -> None:
 
 def test_publishes_registry_and_state_after_the_data(built_project, redis_url, client) -> None:
     assert sync_cli(built_project, redis_url).returncode == 0
-    assert client.get("{_fs}:version") == "1"
-    assert client.get("{_fs}:generation")
+    version = client.get("{_fs}:version")
+    assert len(version) == 32
+    assert sync_cli(built_project, redis_url).returncode == 0
+    assert client.get("{_fs}:version") != version  # a new token for every publish
     assert '"user_watch_stats"' in client.get("{_fs}:registry")
     state = client.hgetall("{_fs}:view:user_segment")
     assert state["last_sync_at"] == format_timestamp(built_project.demo_now)
