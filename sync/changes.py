@@ -1,8 +1,10 @@
 """What a sync must write: the new latest rows, diffed against what was last pushed.
 
-The latest rows are first written to a pending snapshot (Parquet, Redis text),
-then compared with the previous snapshot in DuckDB, which spills to disk, so
-memory stays flat however many entities there are. Each change carries an op:
+The latest rows are computed once into a DuckDB table (which spills to disk
+past its memory limit, so memory stays flat however many entities there are).
+A snapshot of them, one fingerprint per entity (a hash of the row and which
+features are present), is the base the next sync diffs against; only changed
+rows are rendered as Redis text and commands. Each change carries an op:
 
 - `s` set: one HSET of the row's non-null fields and `_ts:{view}`;
 - `r` replace: a feature became null, so HDEL and HSET run together, atomically;
@@ -17,67 +19,85 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from sync.offline import ID_COLUMN, TS_COLUMN, latest_rows_sql, literal, quote
+from sync.offline import (
+    ID_COLUMN,
+    KEY_COLUMN,
+    TS_COLUMN,
+    TS_VALUE_COLUMN,
+    latest_typed_sql,
+    literal,
+    quote,
+    text_columns_sql,
+)
 from sync.registry import Entity, FeatureView
 from sync.resp import CommandSql
 
 OP_COLUMN = "__op"
 RESP_COLUMN = "__resp"
+HASH_COLUMN = "__hash"
+PRESENT_COLUMN = "__present"
+LATEST_TABLE = "latest_rows"
 CHANGE_BATCH_ROWS = 50_000
+SNAPSHOT_FORMAT = 2
 
 
-def write_snapshot(
-    connection: duckdb.DuckDBPyConnection,
-    view: FeatureView,
-    entity: Entity,
-    schema: pa.Schema,
-    as_of: datetime,
-    path: Path,
+def stage_latest(
+    connection: duckdb.DuckDBPyConnection, view: FeatureView, entity: Entity, schema: pa.Schema, as_of: datetime
 ) -> int:
-    """Write the view's latest rows (as Redis text) to `path`; return how many."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sql = latest_rows_sql(view, entity, schema, as_of)
-    (count,) = connection.execute(
-        f"COPY ({sql} order by {ID_COLUMN}) TO {literal(str(path))} "
-        "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)"
-    ).fetchone()
+    """Compute the view's latest rows into the `latest_rows` table; return how many."""
+    connection.execute(f"create or replace temp table {LATEST_TABLE} as "
+                       f"{latest_typed_sql(view, entity, schema, as_of)}")
+    (count,) = connection.execute(f"select count(*) from {LATEST_TABLE}").fetchone()
     return int(count)
 
 
-def changes_sql(view: FeatureView, new: Path, old: Path | None, full: bool = False) -> str:
-    """Rows to write.
+def write_snapshot(connection: duckdb.DuckDBPyConnection, view: FeatureView, path: Path) -> None:
+    """One fingerprint per entity of `latest_rows`: the base of the next diff."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    columns = ", ".join([TS_VALUE_COLUMN, *(quote(name) for name in view.feature_names)])
+    present = " || ".join(f"case when {quote(name)} is null then '0' else '1' end" for name in view.feature_names)
+    connection.execute(
+        f"COPY (select {KEY_COLUMN}, hash({columns}) as {HASH_COLUMN}, {present} as {PRESENT_COLUMN} "
+        f"from {LATEST_TABLE}) TO {literal(str(path))} (FORMAT parquet)"
+    )
 
-    Incremental (`old` given, not `full`): rows that differ from the old snapshot,
-    and deletes for entities that left. Full: every new row (rows with a null
-    replace, since Redis may hold an old value), plus deletes for entities of the
-    old snapshot, when there is one, that left.
+
+def changes_sql(view: FeatureView, new: Path, old: Path | None, full: bool = False) -> str:
+    """Rows to write, as Redis text with their op, from `latest_rows` and the snapshots.
+
+    Incremental (`old` given, not `full`): rows whose fingerprint differs from the
+    old snapshot's, and deletes for entities that left. Full: every row (a row with
+    a null replaces, since Redis may hold an old value), plus deletes for entities
+    of the old snapshot, when there is one, that left.
     """
-    features = [quote(name) for name in view.feature_names]
+    text = text_columns_sql(view)
+    names = [quote(name) for name in view.feature_names]
     new_rows = f"read_parquet({literal(str(new))})"
     if full or old is None:
-        any_null = " or ".join(f"{f} is null" for f in features)
-        sql = (
-            f"select {ID_COLUMN}, case when {any_null} then 'r' else 's' end as {OP_COLUMN}, "
-            f"{TS_COLUMN}, {', '.join(features)} from {new_rows}"
-        )
+        any_null = " or ".join(f"{name} is null" for name in names)
+        sql = (f"select case when {any_null} then 'r' else 's' end as {OP_COLUMN}, "
+               f"cast({KEY_COLUMN} as varchar) as {ID_COLUMN}, {text} from {LATEST_TABLE}")
         if old is not None:
-            nulls = ", ".join(f"null as {f}" for f in features)
-            sql += (
-                f" union all select o.{ID_COLUMN}, 'd', null, {nulls} from read_parquet({literal(str(old))}) as o "
-                f"anti join {new_rows} as n on o.{ID_COLUMN} = n.{ID_COLUMN}"
-            )
+            nulls = ", ".join(f"null::varchar as {name}" for name in names)
+            sql += (f" union all select 'd', cast(o.{KEY_COLUMN} as varchar), null::varchar, {nulls} "
+                    f"from read_parquet({literal(str(old))}) as o anti join {LATEST_TABLE} as n "
+                    f"on o.{KEY_COLUMN} = n.{KEY_COLUMN}")
         return sql
-    became_null = " or ".join(f"(n.{f} is null and o.{f} is not null)" for f in features)
-    differs = " or ".join(f"n.{c} is distinct from o.{c}" for c in (TS_COLUMN, *features))
-    return (
-        f"select coalesce(n.{ID_COLUMN}, o.{ID_COLUMN}) as {ID_COLUMN}, "
-        f"case when n.{ID_COLUMN} is null then 'd' "
-        f"when o.{ID_COLUMN} is not null and ({became_null}) then 'r' else 's' end as {OP_COLUMN}, "
-        f"n.{TS_COLUMN}, {', '.join(f'n.{f}' for f in features)} "
-        f"from {new_rows} as n "
-        f"full outer join read_parquet({literal(str(old))}) as o on n.{ID_COLUMN} = o.{ID_COLUMN} "
-        f"where n.{ID_COLUMN} is null or o.{ID_COLUMN} is null or {differs}"
+    became_null = " or ".join(
+        f"(substr(n.{PRESENT_COLUMN}, {i}, 1) = '0' and substr(o.{PRESENT_COLUMN}, {i}, 1) = '1')"
+        for i in range(1, len(names) + 1)
     )
+    changed = (
+        f"select coalesce(n.{KEY_COLUMN}, o.{KEY_COLUMN}) as changed_key, "
+        f"case when n.{KEY_COLUMN} is null then 'd' when o.{KEY_COLUMN} is not null and ({became_null}) "
+        f"then 'r' else 's' end as {OP_COLUMN} "
+        f"from {new_rows} as n full outer join read_parquet({literal(str(old))}) as o "
+        f"on n.{KEY_COLUMN} = o.{KEY_COLUMN} "
+        f"where n.{KEY_COLUMN} is null or o.{KEY_COLUMN} is null or n.{HASH_COLUMN} <> o.{HASH_COLUMN} "
+        f"or n.{PRESENT_COLUMN} <> o.{PRESENT_COLUMN}"
+    )
+    return (f"select c.{OP_COLUMN}, cast(c.changed_key as varchar) as {ID_COLUMN}, {text} "
+            f"from ({changed}) as c left join {LATEST_TABLE} on {LATEST_TABLE}.{KEY_COLUMN} = c.changed_key")
 
 
 def read_changes(
@@ -95,15 +115,15 @@ def read_changes(
     return connection.execute(sql).fetch_record_batch(batch_rows)
 
 
-def ids_missing_from(connection: duckdb.DuckDBPyConnection, ids: list[str], snapshot: Path) -> list[str]:
-    """Of `ids`, those with no row in the snapshot (entities Redis has but the view does not)."""
+def ids_missing_from(connection: duckdb.DuckDBPyConnection, ids: list[str]) -> list[str]:
+    """Of `ids` (Redis key ids), those with no row in `latest_rows` (Redis has them, the view not)."""
     if not ids:
         return []
     connection.register("scanned_ids", pa.table({"id": pa.array(ids, pa.string())}))
     try:
         rows = connection.execute(
-            f"select id from scanned_ids anti join read_parquet({literal(str(snapshot))}) as s "
-            f"on scanned_ids.id = s.{ID_COLUMN}"
+            f"select id from scanned_ids anti join {LATEST_TABLE} as n on scanned_ids.id = cast(n.{KEY_COLUMN} "
+            "as varchar)"
         ).fetchall()
     finally:
         connection.unregister("scanned_ids")

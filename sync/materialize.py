@@ -29,7 +29,7 @@ from pathlib import Path
 import redis
 
 from sync import offline, quality_gate
-from sync.changes import ids_missing_from, read_changes, write_snapshot
+from sync.changes import SNAPSHOT_FORMAT, ids_missing_from, read_changes, stage_latest, write_snapshot
 from sync.clock import parse_timestamp
 from sync.dtypes import format_timestamp
 from sync.errors import RedisUnavailable
@@ -169,7 +169,8 @@ def _sync_view(
     redis_has_features: bool,
 ) -> tuple[ViewSummary, ViewWriteResult, int]:
     previous = record.views.get(view.name)
-    completed = previous is not None and previous.complete and state.snapshot(view.name).is_file()
+    completed = (previous is not None and previous.complete and previous.snapshot_format == SNAPSHOT_FORMAT
+                 and state.snapshot(view.name).is_file())
     # What Redis holds for this view is known exactly only after a completed sync to this same Redis.
     base = state.snapshot(view.name) if completed and not redis_lost else None
     full = force_full or base is None or not previous.same_shape(view)
@@ -180,7 +181,8 @@ def _sync_view(
     state.save(record)
 
     pending = state.pending_snapshot(view.name)
-    entities = write_snapshot(connection, view, registry.entity(view.entity), schema, as_of, pending)
+    entities = stage_latest(connection, view, registry.entity(view.entity), schema, as_of)
+    write_snapshot(connection, view, pending)
     progress = Progress(view.name, entities if full else None)
     old_fields = previous.feature_names() if previous else []
     commands = writer.commands_for(view, delete_fields=old_fields)
@@ -189,20 +191,19 @@ def _sync_view(
     progress.close()
     deleted = result.deleted
     if scan:
-        deleted += _clear_entities_outside(view, writer, connection, pending, old_fields)
+        deleted += _clear_entities_outside(view, writer, connection, old_fields)
     summary = ViewSummary(view.name, "full" if full else "incremental", offline.history_rows(view),
                           entities, result.written, deleted, result.seconds)
     return summary, result, entities
 
 
-def _clear_entities_outside(view: FeatureView, writer: OnlineWriter, connection, snapshot: Path,
-                            old_fields: list[str]) -> int:
+def _clear_entities_outside(view: FeatureView, writer: OnlineWriter, connection, old_fields: list[str]) -> int:
     """After a full write: remove the view's fields from entities that are not in the view any more."""
     fields = list(dict.fromkeys([timestamp_field(view.name), *view.feature_names, *old_fields]))
     prefix = f"{writer.prefix}{view.entity}:"
     cleared = 0
     for keys in writer.scan_entity_keys(view.entity):
-        outside = ids_missing_from(connection, [key[len(prefix):] for key in keys], snapshot)
+        outside = ids_missing_from(connection, [key[len(prefix):] for key in keys])
         cleared += writer.delete_fields((prefix + entity_id for entity_id in outside), fields)
     return cleared
 
@@ -251,7 +252,7 @@ def _record(
 ) -> None:
     for view, summary in zip(views, report.summaries, strict=True):
         state.commit_snapshot(view.name)
-        entry = ViewRecord.for_view(view)
+        entry = ViewRecord.for_view(view, SNAPSHOT_FORMAT)
         entry.complete = True
         entry.last_sync_at = format_timestamp(as_of)
         entry.rows = rows[view.name]

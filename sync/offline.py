@@ -8,6 +8,8 @@ text as Python's `repr(float)`.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,9 +26,18 @@ TS_COLUMN = "__ts"
 DEFAULT_BATCH_ROWS = 100_000
 
 
+MEMORY_LIMIT_ENV = "FEATURE_STORE_DUCKDB_MEMORY"
+DEFAULT_MEMORY_LIMIT = "512MB"
+
+
 def connect() -> duckdb.DuckDBPyConnection:
+    """In-memory DuckDB, bounded: past its memory limit it spills to a temporary folder, so the
+    sync's memory stays flat however many entities a view has."""
     connection = duckdb.connect(":memory:")
     connection.execute("SET TimeZone = 'UTC'")
+    connection.execute(f"SET memory_limit = '{os.environ.get(MEMORY_LIMIT_ENV, DEFAULT_MEMORY_LIMIT)}'")
+    connection.execute(f"SET temp_directory = {literal(os.path.join(tempfile.gettempdir(), 'feature_store_duckdb'))}")
+    connection.execute("SET preserve_insertion_order = false")
     return connection
 
 
@@ -102,6 +113,10 @@ def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+KEY_COLUMN = "__key"
+TS_VALUE_COLUMN = "__ts_value"
+
+
 def _utc_timestamp(column: str, arrow_type: pa.DataType) -> str:
     """A column as a naive UTC TIMESTAMP (microseconds), whatever its Parquet flavour."""
     expression = quote(column)
@@ -119,44 +134,63 @@ def timestamp_text(expression: str) -> str:
     )
 
 
-def text_expression(column: str, dtype: str, arrow_type: pa.DataType) -> str:
-    """SQL rendering a column in its Redis text form (NULL stays NULL)."""
+def text_expression(column: str, dtype: str) -> str:
+    """SQL rendering a typed column in its Redis text form (NULL stays NULL).
+
+    Timestamps must already be naive UTC, as `latest_typed_sql` gives them.
+    """
     name = quote(column)
     if list_element(dtype) is not None:
         return f"cast(to_json({name}) as varchar)"
     if dtype == "float64":
         return f"case when isnan({name}) then 'nan' else cast(cast({name} as double) as varchar) end"
     if dtype == "timestamp":
-        return timestamp_text(_utc_timestamp(column, arrow_type))
+        return timestamp_text(name)
     return f"cast({name} as varchar)"
+
+
+def text_columns_sql(view: FeatureView) -> str:
+    """`__ts` and every feature in Redis text, over the columns of `latest_typed_sql`."""
+    features = ", ".join(f"{text_expression(f.name, f.dtype)} as {quote(f.name)}" for f in view.features)
+    return f"{timestamp_text(TS_VALUE_COLUMN)} as {TS_COLUMN}, {features}"
 
 
 def timestamp_literal(moment: datetime) -> str:
     return f"TIMESTAMP '{naive_utc(moment).isoformat(sep=' ')}'"
 
 
-def latest_rows_sql(view: FeatureView, entity: Entity, schema: pa.Schema, as_of: datetime) -> str:
-    """Each entity's latest row at or before `as_of` (whatever its age), as Redis text.
+def latest_typed_sql(view: FeatureView, entity: Entity, schema: pa.Schema, as_of: datetime) -> str:
+    """Each entity's latest row at or before `as_of` (whatever its age), typed.
 
-    Ties on the event timestamp go to the latest `created_timestamp`, as in the
-    point-in-time join.
+    Columns: `__key` (the join key), `__ts_value` (the event timestamp, naive UTC)
+    and the features (timestamps as naive UTC). Ties on the event timestamp go to
+    the latest `created_timestamp` (a null one loses), as in the point-in-time
+    join. A hash aggregate (arg_max) rather than a window: no sort per entity.
     """
     key = quote(entity.join_key)
     ts = _utc_timestamp(view.timestamp, schema.field(view.timestamp).type)
-    order = [f"{ts} desc"]
+    rank = f"{ts}"
     if view.created_timestamp:
-        order.append(f"{_utc_timestamp(view.created_timestamp, schema.field(view.created_timestamp).type)} "
-                     "desc nulls last")
+        created = _utc_timestamp(view.created_timestamp, schema.field(view.created_timestamp).type)
+        rank = f"struct_pack(event_ts := {ts}, created_ts := coalesce({created}, '-infinity'::timestamp))"
     features = ", ".join(
-        f"{text_expression(f.name, f.dtype, schema.field(f.name).type)} as {quote(f.name)}"
+        f"{quote(f.name)} := "
+        + (_utc_timestamp(f.name, schema.field(f.name).type) if f.dtype == "timestamp" else quote(f.name))
         for f in view.features
     )
+    row = f"struct_pack({TS_VALUE_COLUMN} := {ts}, {features})"
     return (
-        f"select cast({key} as varchar) as {ID_COLUMN}, {timestamp_text(ts)} as {TS_COLUMN}, {features} "
+        f"select {key} as {KEY_COLUMN}, unnest(arg_max({row}, {rank})) "
         f"from read_parquet({literal(view.location)}) "
         f"where {key} is not null and {ts} is not null and {ts} <= {timestamp_literal(as_of)} "
-        f"qualify row_number() over (partition by {key} order by {', '.join(order)}) = 1"
+        f"group by {key}"
     )
+
+
+def latest_rows_sql(view: FeatureView, entity: Entity, schema: pa.Schema, as_of: datetime) -> str:
+    """The latest rows as Redis text: `__id`, `__ts` and every feature."""
+    return (f"select cast({KEY_COLUMN} as varchar) as {ID_COLUMN}, {text_columns_sql(view)} "
+            f"from ({latest_typed_sql(view, entity, schema, as_of)})")
 
 
 def literal(text: str) -> str:
@@ -182,3 +216,9 @@ def read_latest(
 def history_rows(view: FeatureView) -> int:
     """Rows in the view's Parquet history, from the file's footer."""
     return pq.ParquetFile(view.location).metadata.num_rows
+
+
+def parse_as_of(text: str) -> datetime:
+    from sync.clock import parse_timestamp
+
+    return parse_timestamp(text)

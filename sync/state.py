@@ -35,11 +35,12 @@ class ViewRecord:
     last_sync_at: str = ""
     rows: int = 0
     changed: int = 0
+    snapshot_format: int = 0
 
     @classmethod
-    def for_view(cls, view: FeatureView) -> ViewRecord:
+    def for_view(cls, view: FeatureView, snapshot_format: int = 0) -> ViewRecord:
         return cls(entity=view.entity, features=[f"{f.name}:{f.dtype}" for f in view.features],
-                   checksum=view.checksum)
+                   checksum=view.checksum, snapshot_format=snapshot_format)
 
     def same_shape(self, view: FeatureView) -> bool:
         """Whether the snapshot's columns still describe the view (same entity and features)."""

@@ -51,10 +51,10 @@ def test_duckdb_renders_the_python_text_forms() -> None:
     connection = offline.connect()
     connection.register("floats", pa.table({"f": floats}))
     connection.register("stamps", pa.table({"t": pa.array(stamps, pa.timestamp("us"))}))
-    float_sql = offline.text_expression("f", "float64", pa.float64())
+    float_sql = offline.text_expression("f", "float64")
     for value, (text,) in zip(floats, connection.sql(f"select {float_sql} from floats").fetchall(), strict=True):
         assert text == encode(value, "float64")
-    stamp_sql = offline.text_expression("t", "timestamp", pa.timestamp("us"))
+    stamp_sql = offline.text_expression("t", "timestamp")
     rendered = connection.sql(f"select {stamp_sql} from stamps").fetchall()
     assert [row[0] for row in rendered] == [format_timestamp(s) for s in stamps]
 

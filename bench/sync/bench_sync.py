@@ -1,0 +1,180 @@
+"""Benchmark the sync against the reference path, side by side, on the same data and Redis.
+
+- full sync: `python -m sync --full` of every view (entity-rows/s, wall time, peak RSS);
+- incremental sync after a share of entities changed (default 1%);
+- reference: DuckDB's latest row per entity, the same hashes encoded as RESP in
+  Python, piped through `redis-cli --pipe`;
+- Redis memory per entity (`INFO memory`).
+
+    python -m bench.sync.bench_sync --entities 1000000 --rounds 2 [--write-readme]
+
+Each side runs `--rounds` times in alternation on a flushed Redis; the best run
+of each counts. Figures vary between machines: compare the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import redis
+
+from bench.sync.generate import VIEWS, change_entities, generate
+from sync import offline
+from sync.embedded_redis import EmbeddedRedis, find_redis_server
+from sync.registry import load_registry
+
+REPO = Path(__file__).resolve().parents[2]
+README = REPO / "bench" / "README.md"
+BEGIN, END = "<!-- sync-benchmark:begin -->", "<!-- sync-benchmark:end -->"
+
+
+@dataclass
+class Run:
+    seconds: float
+    peak_rss_mb: float | None = None
+
+
+def run_measured(command: list[str], env: dict[str, str]) -> Run:
+    """Run a child process; wall time and its peak resident memory (from wait4's rusage)."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    out = process.stdout.read().decode() if process.stdout else ""
+    err = process.stderr.read().decode() if process.stderr else ""
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{out}\n{err}")
+    return Run(seconds, usage.ru_maxrss / 1024)
+
+
+def sync_command(project: Path, *flags: str) -> list[str]:
+    return [sys.executable, "-m", "sync", "--project-dir", str(project), "--force",
+            "--as-of", "2026-11-27T00:00:00Z", *flags]
+
+
+def reference_sync(project: Path, url: str, port: int) -> Run:
+    """Latest rows from DuckDB, RESP built in Python, `redis-cli --pipe` writing them."""
+    started = time.perf_counter()
+    registry = load_registry(project)
+    cli = find_redis_server().parent / "redis-cli"
+    pipe = subprocess.Popen([str(cli if cli.exists() else "redis-cli"), "-p", str(port), "--pipe"],
+                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    assert pipe.stdin is not None
+    connection = offline.connect()
+    schemas = offline.check_offline(registry, registry.views)
+    for view in registry.views:
+        reader = offline.read_latest(connection, view, registry.entity(view.entity), schemas[view.name],
+                                     offline.parse_as_of("2026-11-27T00:00:00Z"))
+        names = [name.encode() for name in view.feature_names]
+        ts_field = f"_ts:{view.name}".encode()
+        for batch in reader:
+            ids = batch.column(offline.ID_COLUMN).cast("binary").to_pylist()
+            stamps = batch.column(offline.TS_COLUMN).cast("binary").to_pylist()
+            columns = [batch.column(name.decode()).cast("binary").to_pylist() for name in names]
+            out = []
+            for row, entity_id in enumerate(ids):
+                parts = [b"HSET", b"user:" + entity_id, ts_field, stamps[row]]
+                for name, column in zip(names, columns, strict=True):
+                    if column[row] is not None:
+                        parts += (name, column[row])
+                out.append(b"*%d\r\n" % len(parts))
+                out.extend(b"$%d\r\n%s\r\n" % (len(p), p) for p in parts)
+            pipe.stdin.write(b"".join(out))
+    pipe.stdin.close()
+    if pipe.wait() != 0:
+        raise SystemExit("redis-cli --pipe failed")
+    return Run(time.perf_counter() - started, None)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--entities", type=int, default=1_000_000)
+    parser.add_argument("--rows-per-entity", type=int, default=3)
+    parser.add_argument("--change-share", type=float, default=0.01)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--work-dir", type=Path, default=None, help="default: a temporary folder")
+    parser.add_argument("--write-readme", action="store_true", help=f"record the results in {README}")
+    args = parser.parse_args()
+
+    work = args.work_dir or Path(tempfile.mkdtemp(prefix="bench-sync-"))
+    project = work / "project"
+    started = time.perf_counter()
+    generate(project, args.entities, args.rows_per_entity)
+    print(f"generated {len(VIEWS)} views x {args.entities:,} entities in {time.perf_counter() - started:.1f}s")
+    entity_rows = args.entities * len(VIEWS)
+
+    with EmbeddedRedis(work / "redis") as server:
+        client = redis.Redis.from_url(server.url)
+        env = {**os.environ, "REDIS_URL": server.url, "FEATURE_STORE_STATE_DIR": str(work / "state")}
+        full_runs, reference_runs = [], []
+        memory_per_entity = 0.0
+        for round_number in range(args.rounds):
+            client.flushall()
+            baseline = client.info("memory")["used_memory"]
+            reference_runs.append(reference_sync(project, server.url, server.port))
+            print(f"round {round_number + 1}: reference {reference_runs[-1].seconds:.2f}s")
+            client.flushall()
+            shutil.rmtree(work / "state", ignore_errors=True)
+            full_runs.append(run_measured(sync_command(project, "--full"), env))
+            memory_per_entity = (client.info("memory")["used_memory"] - baseline) / args.entities
+            print(f"round {round_number + 1}: full sync {full_runs[-1].seconds:.2f}s, "
+                  f"peak RSS {full_runs[-1].peak_rss_mb:.0f} MB")
+        changed = change_entities(project, args.change_share)
+        incremental = run_measured(sync_command(project), env)
+        print(f"incremental after {changed:,} changed entities per view: {incremental.seconds:.2f}s")
+        verify = subprocess.run([sys.executable, "-m", "sync", "verify", "--project-dir", str(project),
+                                 "--sample", "20000"], env=env, cwd=REPO, capture_output=True, text=True)
+        if verify.returncode != 0:
+            raise SystemExit(f"verify failed after the benchmark:\n{verify.stdout}{verify.stderr}")
+
+    best_full = min(full_runs, key=lambda run: run.seconds)
+    best_reference = min(reference_runs, key=lambda run: run.seconds)
+    full_rate = entity_rows / best_full.seconds
+    reference_rate = entity_rows / best_reference.seconds
+    lines = [
+        f"Command: `python -m bench.sync.bench_sync --entities {args.entities} --rounds {args.rounds}"
+        f"{' --write-readme' if args.write_readme else ''}` ({args.entities:,} entities, {len(VIEWS)} views, "
+        f"10 features, {args.rows_per_entity} history rows per entity and view; best of {args.rounds}).",
+        "",
+        "| measure | result |",
+        "|---|---|",
+        f"| full sync, `python -m sync --full` (whole process) | {best_full.seconds:.2f} s, "
+        f"{full_rate:,.0f} entity-rows/s, peak RSS {best_full.peak_rss_mb:.0f} MB |",
+        f"| reference: DuckDB latest rows, RESP in Python, `redis-cli --pipe` | {best_reference.seconds:.2f} s, "
+        f"{reference_rate:,.0f} entity-rows/s |",
+        f"| full sync rate / reference rate | {full_rate / reference_rate:.0%} |",
+        f"| incremental sync after {args.change_share:.0%} of entities changed ({changed:,} per view) | "
+        f"{incremental.seconds:.2f} s ({incremental.seconds / best_full.seconds:.0%} of the full sync), "
+        f"peak RSS {incremental.peak_rss_mb:.0f} MB |",
+        f"| Redis memory per entity (`INFO memory`, 3 views, 10 features) | {memory_per_entity:,.0f} bytes |",
+        "",
+        "`verify --sample 20000` passed after the incremental sync.",
+    ]
+    print("\n".join(lines))
+    if args.write_readme:
+        record(lines)
+    if not args.work_dir:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def record(lines: list[str]) -> None:
+    text = README.read_text() if README.exists() else "# Benchmarks\n"
+    block = "\n".join([BEGIN, *lines, END])
+    if BEGIN in text:
+        head, rest = text.split(BEGIN, 1)
+        text = head + block + rest.split(END, 1)[1]
+    else:
+        text = text.rstrip() + "\n\n## Sync (materialization into Redis)\n\n" + block + "\n"
+    README.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
