@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export DBT_PROFILES_DIR := $(CURDIR)/profiles
 
-.PHONY: install run test lint build sync api redis-stop clean
+.PHONY: install run test lint build sync api docs redis-stop clean
 
 # Reinstall only when requirements.txt changes.
 $(INSTALLED): requirements.txt
@@ -41,6 +41,13 @@ sync: $(INSTALLED)
 
 api: $(INSTALLED)
 	$(BIN)/python -m api --host $(HOST) --port $(PORT)
+
+## docs: build the feature catalog (dbt docs as one static page) and open it; `make api` serves it at /catalog
+docs: $(INSTALLED)
+	@test -f "$${FEATURE_STORE_DUCKDB_PATH:-target/feature_store.duckdb}" || $(BIN)/dbt build
+	$(BIN)/dbt docs generate --static
+	@echo "catalog: $(CURDIR)/target/static_index.html (also at http://$(HOST):$(PORT)/catalog while the API runs)"
+	@$(BIN)/python -m webbrowser -t "file://$(CURDIR)/target/static_index.html" >/dev/null 2>&1 || true
 
 redis-stop: $(INSTALLED)
 	$(BIN)/python -m sync redis stop

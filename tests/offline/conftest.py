@@ -1,0 +1,66 @@
+"""Fixtures of the offline-store tests.
+
+Each dbt call costs seconds, so the point-in-time join is compiled by real dbt
+once per implementation, from a small project of feature views
+(tests/offline/pit_project plus the repository's point_in_time macros), and
+every case then runs that SQL in real DuckDB over Parquet files it writes.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sync.training_compile import CompiledJoin, Compiler, JoinRequest
+from tests.conftest import PROJECT_DIR
+from tests.offline.pit_fixture import (
+    FIXTURE_PROJECT,
+    IMPLEMENTATIONS,
+    SELECTION,
+    SPINE_SCHEMA,
+    CaseRunner,
+    spine_file,
+)
+
+
+@pytest.fixture(scope="session")
+def pit_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A parsed copy of the fixture project, with the repository's point_in_time macros."""
+    from dbt.cli.main import dbtRunner
+
+    project = tmp_path_factory.mktemp("pit") / "project"
+    shutil.copytree(FIXTURE_PROJECT, project)
+    (project / "macros").mkdir()
+    for macro in (PROJECT_DIR / "macros").glob("point_in_time*.sql"):
+        shutil.copy2(macro, project / "macros" / macro.name)
+    (project / "data").mkdir()
+    result = dbtRunner().invoke([
+        "parse", "--project-dir", str(project), "--profiles-dir", str(project / "profiles"),
+        "--log-path", str(project / "logs"), "--log-level", "none", "--no-version-check",
+        "--no-send-anonymous-usage-stats",
+    ])
+    assert result.success, result.exception
+    return project
+
+
+@pytest.fixture(scope="session")
+def joins(pit_project: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, CompiledJoin]:
+    """The join of all four views, compiled by dbt once per implementation."""
+    spine = spine_file(tmp_path_factory.mktemp("spine"))
+    compiler = Compiler(pit_project)
+    return {
+        implementation: compiler.compile(
+            JoinRequest(SELECTION, tuple(SPINE_SCHEMA.names), implementation=implementation), spine
+        )
+        for implementation in IMPLEMENTATIONS
+    }
+
+
+@pytest.fixture(scope="session")
+def runner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CaseRunner]:
+    case_runner = CaseRunner(tmp_path_factory.mktemp("cases"))
+    yield case_runner
+    case_runner.close()

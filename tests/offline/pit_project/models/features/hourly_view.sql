@@ -1,0 +1,1 @@
+select * from read_parquet('data/hourly_view.parquet')
