@@ -1,8 +1,8 @@
 {#
   The demo's seeds cover a fixed period in 2026. So that freshness and ttl give
   fresh values on whatever day the project is built, staging shifts every seed
-  timestamp by a whole number of hours: the newest watch event lands between one
-  and two hours before the build (or before var('demo_now') when it is set).
+  timestamp by a whole number of hours: the newest watch event lands less than
+  two hours before the build (or before var('demo_now') when it is set).
   Whole hours keep the daily and hourly boundaries of the history aligned.
 #}
 {% macro demo_now() -%}

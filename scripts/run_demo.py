@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -24,12 +25,18 @@ def step(title: str, command: list[str], env: dict[str, str]) -> None:
         raise SystemExit(f"{title} failed (exit {result.returncode}); see the output above")
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     args = parser.parse_args()
 
+    # A `kill` (SIGTERM) cleans up like Ctrl-C: the API and the Redis started here stop.
+    signal.signal(signal.SIGTERM, _interrupt)
     sys.path.insert(0, str(PROJECT_DIR))
     from sync.embedded_redis import ensure_project_redis, running_project_redis, stop_project_redis
     from sync.errors import FeatureStoreError
@@ -46,6 +53,7 @@ def main() -> int:
     try:
         step("dbt build", [str(BIN / "dbt"), "build"], env)
         step("sync", [str(BIN / "python"), "-m", "sync"], env)
+        step("catalog", [str(BIN / "dbt"), "docs", "generate", "--static"], env)
         base = f"http://{args.host}:{args.port}"
         print(
             f"\n==> serving on {base}  (Ctrl-C stops the API{' and Redis' if started_redis else ''})\n"
@@ -53,6 +61,7 @@ def main() -> int:
             f"    curl -s -X POST {base}/features/user -H 'content-type: application/json' "
             "-d '{\"ids\": [1, 2, 3]}'\n"
             f"    curl -s {base}/registry\n"
+            f"    open {base}/catalog for the feature catalog\n"
             f"    open {base}/docs for the interactive API docs\n",
             flush=True,
         )

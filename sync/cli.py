@@ -85,7 +85,8 @@ def cmd_status(argv: list[str]) -> int:
     client, url = _client(args.project_dir)
     states = read_view_states(client, key_prefix(), (v.name for v in registry.views))
     print(f"Redis {describe(url)}, now {now.isoformat()}")
-    header = f"{'view':<22} {'freshness':>9} {'ttl':>6} {'last sync':<22} {'age':>10} {'rows':>9}  state"
+    header = (f"{'view':<22} {'freshness':>9} {'ttl':>6} {'last sync':<28} {'age':>6} {'rows':>10} "
+              f"{'changed':>9}  state")
     print(header)
     for view in registry.views:
         state = states.get(view.name, {})
@@ -95,8 +96,8 @@ def cmd_status(argv: list[str]) -> int:
         verdict = "never synced" if last_at is None else ("stale (due)" if is_stale(view, last_at, now) else (
             "due" if now - last_at >= view.freshness else "fresh"))
         ttl = _short(view.ttl) if view.ttl else "none"
-        print(f"{view.name:<22} {_short(view.freshness):>9} {ttl:>6} {last or '-':<22} {age:>10} "
-              f"{state.get('rows', '-'):>9}  {verdict}")
+        print(f"{view.name:<22} {_short(view.freshness):>9} {ttl:>6} {last or '-':<28} {age:>6} "
+              f"{state.get('rows', '-'):>10} {state.get('changed', '-'):>9}  {verdict}")
     return 0
 
 
