@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import string
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
@@ -29,12 +30,17 @@ NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 
 @dataclass(frozen=True)
 class Entity:
-    """What features describe (a user); its join keys in their declared order."""
+    """What features describe (a user); its join keys in their declared order.
+
+    `context_template` renders the entity's features as prompt text for LLM
+    applications (`User context: segment={user_segment}, ...`); empty when none is declared.
+    """
 
     name: str
     join_keys: tuple[str, ...]
     dtype: str
     description: str = ""
+    context_template: str = ""
 
     @property
     def join_key(self) -> str:
@@ -129,10 +135,7 @@ class Registry:
         return {
             "format": SNAPSHOT_FORMAT,
             "project": self.project,
-            "entities": {
-                e.name: {"join_keys": list(e.join_keys), "dtype": e.dtype, "description": e.description}
-                for e in self.entities
-            },
+            "entities": {e.name: _entity_to_dict(e) for e in self.entities},
             "views": {v.name: _view_to_dict(v) for v in self.views},
         }
 
@@ -142,7 +145,13 @@ class Registry:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Registry:
         entities = tuple(
-            Entity(name, tuple(spec["join_keys"]), spec["dtype"], spec.get("description", ""))
+            Entity(
+                name,
+                tuple(spec["join_keys"]),
+                spec["dtype"],
+                spec.get("description", ""),
+                spec.get("context_template") or "",
+            )
             for name, spec in data["entities"].items()
         )
         views = tuple(_view_from_dict(name, spec) for name, spec in data["views"].items())
@@ -151,6 +160,14 @@ class Registry:
     @classmethod
     def from_json(cls, text: str | bytes) -> Registry:
         return cls.from_dict(json.loads(text))
+
+
+def _entity_to_dict(entity: Entity) -> dict[str, Any]:
+    spec: dict[str, Any] = {"join_keys": list(entity.join_keys), "dtype": entity.dtype,
+                            "description": entity.description}
+    if entity.context_template:  # only when declared, so snapshots without one stay as they were
+        spec["context_template"] = entity.context_template
+    return spec
 
 
 def _view_to_dict(view: FeatureView) -> dict[str, Any]:
@@ -187,6 +204,44 @@ def _view_from_dict(name: str, spec: dict[str, Any]) -> FeatureView:
             for fspec in spec["features"]
         ),
     )
+
+
+# --- context templates ------------------------------------------------------------
+
+TemplatePart = tuple[str, str | None, str]  # (literal text, feature name or None, format spec)
+
+
+def parse_context_template(template: str) -> tuple[TemplatePart, ...]:
+    """A context template as parts; ValueError naming the problem when it is malformed.
+
+    Placeholders are `{feature}` or `{feature:spec}` (a Python format spec, e.g. `{avg:.1f}`);
+    `{{` and `}}` are literal braces. Attribute access, indexing and conversions are refused,
+    so a template can only ever name a feature's value.
+    """
+    parts: list[TemplatePart] = []
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError as error:
+        raise ValueError(f"{error} (write a literal brace as {{{{ or }}}})") from error
+    for literal, name, spec, conversion in parsed:
+        if name is None:
+            parts.append((literal, None, ""))
+            continue
+        if not NAME_PATTERN.match(name) or conversion is not None or "{" in (spec or ""):
+            raise ValueError(f"placeholder {{{name}{'!' + conversion if conversion else ''}"
+                             f"{':' + spec if spec else ''}}} is not a feature name (with an optional format spec)")
+        parts.append((literal, name, spec or ""))
+    return tuple(parts)
+
+
+# A value of each dtype a format spec must accept; anything else is formatted as text.
+_SPEC_SAMPLES: dict[str, Any] = {"int64": 1, "float64": 0.5}
+
+
+def check_format_spec(dtype: str, spec: str) -> None:
+    """ValueError when `spec` cannot format a value of `dtype` (numbers as numbers, the rest as text)."""
+    if spec:
+        format(_SPEC_SAMPLES.get(dtype, "text"), spec)
 
 
 # --- building the registry from the manifest ---------------------------------------
@@ -230,6 +285,7 @@ def registry_from_manifest(manifest: dict[str, Any], project_dir: Path, source: 
     entities = _collect_entities(nodes, errors)
     views = [view for node in nodes if (view := _build_view(node, entities, project_dir, errors))]
     _check_unique_feature_names(views, errors)
+    _check_context_templates(entities, views, errors)
     if errors:
         raise DefinitionErrors(errors)
     used = {view.entity for view in views}
@@ -252,8 +308,12 @@ def _is_feature_view(node: dict[str, Any]) -> bool:
 
 def _collect_entities(nodes: list[dict[str, Any]], errors: list[DefinitionError]) -> dict[str, Entity]:
     entities: dict[str, Entity] = {}
+    parsed: list[tuple[str, Any]] = []
     for node in nodes:
         for name, spec in (_meta(node).get("entities") or {}).items():
+            if (name, spec) in parsed:
+                continue  # dbt copies one declaration into every view: judge (and report) it once
+            parsed.append((name, spec))
             entity = _parse_entity(node["name"], name, spec, errors)
             if entity is None:
                 continue
@@ -285,7 +345,26 @@ def _parse_entity(model: str, name: str, spec: Any, errors: list[DefinitionError
             model, f"entity '{name}' has key dtype {dtype!r}", f"use one of {', '.join(ENTITY_KEY_DTYPES)}"
         ))
         return None
-    return Entity(name, tuple(str(k) for k in keys), dtype, str(spec.get("description", "")))
+    template = _context_template(model, name, spec.get("context_template"), errors)
+    return Entity(name, tuple(str(k) for k in keys), dtype, str(spec.get("description", "")), template)
+
+
+def _context_template(model: str, entity: str, template: Any, errors: list[DefinitionError]) -> str:
+    """The declared template when well formed; else "" and an error (the entity and its views still
+    build, so the one mistake is reported once, not as every view's unknown entity)."""
+    fix = (f"write `context_template:` of entity '{entity}' in dbt_project.yml as text with "
+           "`{feature}` placeholders, e.g. `User context: segment={user_segment}.`")
+    if template is None or template == "":
+        return ""
+    if not isinstance(template, str):
+        errors.append(DefinitionError(model, f"entity '{entity}' has a context_template that is not text", fix))
+        return ""
+    try:
+        parse_context_template(template)
+    except ValueError as error:
+        errors.append(DefinitionError(model, f"entity '{entity}' context_template: {error}", fix))
+        return ""
+    return template
 
 
 def _build_view(
@@ -421,4 +500,38 @@ def _check_unique_feature_names(views: list[FeatureView], errors: list[Definitio
                     f"feature '{feature.name}' of entity '{view.entity}' is also defined in view '{other}'",
                     "feature names must be unique per entity across views: rename one of them",
                     feature.name,
+                ))
+
+
+def _check_context_templates(
+    entities: dict[str, Entity], views: list[FeatureView], errors: list[DefinitionError]
+) -> None:
+    """Every placeholder of an entity's context template names one of its features, with a usable spec."""
+    for entity in entities.values():
+        if not entity.context_template:
+            continue
+        own = [view for view in views if view.entity == entity.name]
+        if not own:
+            continue
+        features = {feature.name: feature for view in own for feature in view.features}
+        for _, name, spec in parse_context_template(entity.context_template):
+            if name is None:
+                continue
+            where = own[0].name  # the declaration reaches every view of the entity; name the first
+            if name not in features:
+                errors.append(DefinitionError(
+                    where,
+                    f"context_template of entity '{entity.name}' names {{{name}}}, which is not one of its features",
+                    f"use one of {', '.join(sorted(features))} in `context_template:` under "
+                    f"`+meta: entities: {entity.name}:` in dbt_project.yml",
+                ))
+                continue
+            try:
+                check_format_spec(features[name].dtype, spec)
+            except ValueError as error:
+                errors.append(DefinitionError(
+                    where,
+                    f"context_template of entity '{entity.name}': format spec {spec!r} of {{{name}}} cannot format "
+                    f"{features[name].dtype} values ({error})",
+                    "use a Python format spec for its dtype (e.g. `.1f` for a float64), or none",
                 ))

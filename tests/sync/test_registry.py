@@ -206,3 +206,64 @@ def test_manifest_from_another_dbt_version(tmp_path: Path) -> None:
 ])
 def test_data_type_agreement(dtype: str, data_type: str, agrees: bool) -> None:
     assert data_type_agrees(dtype, data_type) is agrees
+
+
+def with_template(template: object) -> dict[str, Any]:
+    node = copy.deepcopy(stats_view())
+    entities = {"user": {**ENTITIES["user"], "context_template": template}}
+    node["config"]["meta"]["entities"] = node["meta"]["entities"] = entities
+    return node
+
+
+def test_context_template_is_parsed_and_round_trips() -> None:
+    template = "User context: watched {watch_count_30d} titles ({watch_count_30d:>4}); {{literal}}."
+    registry = registry_from_manifest(manifest(with_template(template)), Path("/p"))
+    assert registry.entity("user").context_template == template
+    assert Registry.from_json(registry.to_json()) == registry
+    assert registry.to_dict()["entities"]["user"]["context_template"] == template
+
+
+def test_an_entity_without_a_template_publishes_none() -> None:
+    registry = registry_from_manifest(manifest(stats_view()), Path("/p"))
+    assert registry.entity("user").context_template == ""
+    assert "context_template" not in registry.to_dict()["entities"]["user"]
+
+
+def test_context_template_placeholder_must_name_a_feature_of_the_entity() -> None:
+    message = refusal(manifest(with_template("User context: segment={user_segment}.")))
+    assert "model 'user_stats'" in message
+    assert "names {user_segment}, which is not one of its features" in message
+    assert "use one of watch_count_30d" in message and "dbt_project.yml" in message
+
+
+@pytest.mark.parametrize("template,expected", [
+    ("watched {watch_count_30d.real}", "is not a feature name"),
+    ("watched {watch_count_30d!r}", "is not a feature name"),
+    ("watched {0}", "is not a feature name"),
+    ("watched {}", "is not a feature name"),
+    ("watched {watch_count_30d", "expected '}'"),
+    ("watched }", "Single '}'"),
+    ("watched {watch_count_30d:{w}}", "is not a feature name"),
+])
+def test_malformed_context_templates_are_refused(template: str, expected: str) -> None:
+    message = refusal(manifest(with_template(template)))
+    assert "model 'user_stats'" in message and "context_template" in message
+    assert expected in message, message
+
+
+def test_a_format_spec_must_suit_the_features_dtype() -> None:
+    message = refusal(manifest(with_template("watched {watch_count_30d:%Y}")))
+    assert "format spec '%Y' of {watch_count_30d} cannot format int64 values" in message
+
+
+def test_a_context_template_must_be_text() -> None:
+    assert "context_template that is not text" in refusal(manifest(with_template(["a"])))
+
+
+def test_a_bad_entity_declaration_is_reported_once_for_all_its_views() -> None:
+    other = copy.deepcopy(with_template("watched {watch_count_30d!r}"))
+    other["name"] = "user_other"
+    other["columns"] = {"m": column("m", "int64")}
+    with pytest.raises(DefinitionErrors) as caught:
+        registry_from_manifest(manifest(with_template("watched {watch_count_30d!r}"), other), Path("/p"))
+    assert len(caught.value.errors) == 1
