@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from datetime import datetime
 from pathlib import Path
 
 from sync import clock
 from sync.embedded_redis import ensure_project_redis, running_project_redis, stop_project_redis
-from sync.errors import FeatureStoreError
+from sync.errors import FeatureStoreError, RedisUnavailable
 from sync.keys import key_prefix
 from sync.redis_client import check_reachable, connect, describe, redis_url
 
@@ -43,6 +44,9 @@ def _run_parser() -> argparse.ArgumentParser:
                         help="only the feature view with this name, or with this dbt tag")
     parser.add_argument("--due", action="store_true",
                         help="only the views whose last sync is at least their freshness ago")
+    parser.add_argument("--retries", type=int, default=3,
+                        help="times to retry the whole sync when Redis fails (default 3; waits double each time)")
+    parser.add_argument("--retry-wait", type=float, default=1.0, help="seconds before the first retry (default 1)")
     parser.add_argument("--full", action="store_true",
                         help="rewrite every selected view instead of only what changed since the last sync")
     parser.add_argument("--force", action="store_true",
@@ -62,14 +66,25 @@ def cmd_run(argv: list[str]) -> int:
 
     args = _run_parser().parse_args(argv)
     as_of = clock.now(args.as_of)
-    client, url = _client(args.project_dir)
-    print(f"syncing into {describe(url)} as of {as_of.isoformat()}")
-    try:
-        run_sync(args.project_dir, client, as_of, redis_url=url, prefix=key_prefix(), select=args.select,
-                 only_due=args.due, full=args.full, manifest_path=args.manifest, force=args.force)
-    except KeyError as error:
-        raise FeatureStoreError(str(error.args[0])) from error
-    return 0
+    attempts = max(args.retries, 0) + 1
+    for attempt in range(1, attempts + 1):
+        try:
+            client, url = _client(args.project_dir)
+            print(f"syncing into {describe(url)} as of {as_of.isoformat()}", flush=True)
+            run_sync(args.project_dir, client, as_of, redis_url=url, prefix=key_prefix(), select=args.select,
+                     only_due=args.due, full=args.full, manifest_path=args.manifest, force=args.force)
+            return 0
+        except KeyError as error:
+            raise FeatureStoreError(str(error.args[0])) from error
+        except RedisUnavailable as error:
+            # A sync run again converges (an unfinished view is rewritten in full), so retrying is safe.
+            if attempt == attempts:
+                raise RedisUnavailable(f"{error} (gave up after {attempts} attempts)") from error
+            wait = args.retry_wait * 2 ** (attempt - 1)
+            print(f"Redis error: {error}; retrying in {wait:g}s (attempt {attempt + 1} of {attempts})",
+                  file=sys.stderr, flush=True)
+            time.sleep(wait)
+    return 1
 
 
 def cmd_status(argv: list[str]) -> int:

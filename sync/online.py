@@ -67,10 +67,18 @@ class RespStream:
         offsets = memoryview(offsets_buffer).cast("q" if pa.types.is_large_string(commands.type) else "i")
         start, end = offsets[commands.offset], offsets[commands.offset + len(commands)]
         payload = memoryview(data)[start:end]
+        if self.connection._sock is None:
+            self.connection.connect()
         sock = self.connection._sock
         try:
             sock.sendall(payload)
             self._read_replies(sock, len(commands))
+        except TimeoutError as error:
+            self.connection.disconnect()
+            raise redis.TimeoutError(f"Redis did not answer the sync's writes in time ({error})") from error
+        except OSError as error:
+            self.connection.disconnect()
+            raise redis.ConnectionError(f"the connection to Redis broke during the sync ({error})") from error
         except BaseException:
             self.connection.disconnect()
             raise
