@@ -1,4 +1,4 @@
-"""The feature endpoints' work, shared by their FastAPI routes (documented) and the fast path (served).
+"""The hot endpoints' work, shared by their FastAPI routes (documented) and the fast path (served).
 
 Each function takes plain values and returns the JSON body as bytes, or raises an
 ApiError; so both ways in give the same answer by construction.
@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 
+from api import metrics
 from api.decoding import assemble
 from api.errors import EntityNotFound, InvalidRequest, PayloadTooLarge
 from api.store import OnlineStore
@@ -28,6 +29,7 @@ async def features_answer(store: OnlineStore, entity: str, entity_id: str, featu
     fields = read.hashes[0]
     canonical_id = read.ids[0]
     if not fields:
+        metrics.entities_not_found(entity)
         raise EntityNotFound(entity, canonical_id)
     values, views = assemble(read.selection, read.snapshot, fields, read.now, read.keys[0])
     return orjson.dumps({"entity": entity, "id": canonical_id, "features": values, "views": views})
@@ -40,6 +42,36 @@ async def batch_answer(store: OnlineStore, entity: str, body: bytes, max_ids: in
     for entity_id, key, fields in zip(read.ids, read.keys, read.hashes, strict=True):
         values, views = assemble(read.selection, read.snapshot, fields, read.now, key)
         results.append({"id": entity_id, "found": bool(fields), "features": values, "views": views})
+    metrics.entities_not_found(entity, sum(1 for result in results if not result["found"]))
+    return orjson.dumps({"entity": entity, "results": results})
+
+
+async def context_answer(store: OnlineStore, entity: str, entity_id: str) -> bytes:
+    """The entity's features as prompt text (`context`), with the features and views it was rendered from."""
+    read = await store.read(entity, (entity_id,), None)
+    fields = read.hashes[0]
+    canonical_id = read.ids[0]
+    if not fields:
+        metrics.entities_not_found(entity)
+        raise EntityNotFound(entity, canonical_id)
+    values, views = assemble(read.selection, read.snapshot, fields, read.now, read.keys[0])
+    context = read.snapshot.contexts[entity].render(values)
+    return orjson.dumps({"entity": entity, "id": canonical_id, "context": context, "features": values, "views": views})
+
+
+async def context_batch_answer(store: OnlineStore, entity: str, body: bytes, max_ids: int) -> bytes:
+    """The context of every id, in order; an id without a hash is `found: false`, its context all placeholders."""
+    ids, names = parse_batch(body, max_ids, fields=("ids",))
+    read = await store.read(entity, ids, names)
+    template = read.snapshot.contexts[entity]
+    results = []
+    for entity_id, key, fields in zip(read.ids, read.keys, read.hashes, strict=True):
+        values, views = assemble(read.selection, read.snapshot, fields, read.now, key)
+        results.append({
+            "id": entity_id, "found": bool(fields), "context": template.render(values), "features": values,
+            "views": views,
+        })
+    metrics.entities_not_found(entity, sum(1 for result in results if not result["found"]))
     return orjson.dumps({"entity": entity, "results": results})
 
 
@@ -58,26 +90,35 @@ async def read_body(chunks: AsyncIterator[bytes], declared_length: str | None, l
     return b"".join(parts)
 
 
-def parse_batch(body: bytes, max_ids: int) -> tuple[list[Any], list[str] | None]:
-    """`(ids, feature names)` from the JSON body, checked by hand: a big batch costs no model validation."""
+def parse_json_object(body: bytes, shape: str) -> dict[str, Any]:
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError as error:
         raise InvalidRequest(f"the body is not valid JSON ({error})") from error
     if not isinstance(data, dict):
-        raise InvalidRequest('the body must be a JSON object: {"ids": [...], "features": [...]}')
-    unexpected = sorted(set(data) - {"ids", "features"})
+        raise InvalidRequest(f"the body must be a JSON object: {shape}")
+    return data
+
+
+def check_batch_size(count: int, max_ids: int) -> None:
+    if count > max_ids:
+        raise PayloadTooLarge(f"{count} ids in one request; the cap is {max_ids}: split the request", max_ids=max_ids)
+
+
+def parse_batch(
+    body: bytes, max_ids: int, fields: tuple[str, ...] = ("ids", "features")
+) -> tuple[list[Any], list[str] | None]:
+    """`(ids, feature names)` from the JSON body, checked by hand: a big batch costs no model validation."""
+    shape = '{"ids": [...], "features": [...]}' if "features" in fields else '{"ids": [...]}'
+    data = parse_json_object(body, shape)
+    unexpected = sorted(set(data) - set(fields))
     if unexpected:
-        raise InvalidRequest(
-            f"unexpected field(s) {', '.join(unexpected)}: the body takes `ids` and `features`"
-        )
+        taken = " and ".join(f"`{name}`" for name in fields)
+        raise InvalidRequest(f"unexpected field(s) {', '.join(unexpected)}: the body takes {taken}")
     ids = data.get("ids")
     if not isinstance(ids, list):
         raise InvalidRequest("`ids` is required: a JSON array of entity ids")
-    if len(ids) > max_ids:
-        raise PayloadTooLarge(
-            f"{len(ids)} ids in one request; the cap is {max_ids}: split the request", max_ids=max_ids
-        )
+    check_batch_size(len(ids), max_ids)
     names = data.get("features")
     if names is not None and not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
         raise InvalidRequest("`features` must be a JSON array of feature names, or left out")

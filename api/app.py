@@ -8,11 +8,15 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
 
 from api.errors import ApiError, install_error_handlers
 from api.fast_path import FeatureFastPath
+from api.observability import Observability
 from api.redis_pipe import RedisPipe
-from api.routers import catalog, features, health, registry
+from api.request_ids import HEADER as REQUEST_ID_HEADER
+from api.routers import catalog, context, feast, features, health, metrics, registry
+from api.security import ApiKeyAuth
 from api.settings import Settings
 from api.store import OnlineStore
 from sync.redis_client import redis_url as project_redis_url
@@ -27,7 +31,12 @@ view's status judged at read time: `fresh`, `stale` (the view's last sync is old
 than its freshness: served, flagged), `expired` (the row is older than the view's
 ttl: served as null) or `missing` (no row for the entity).
 
-Errors share one JSON shape: `{"error": code, "detail": message}`.
+`GET /context/{entity}/{id}` renders the features as prompt text for LLM
+applications; `POST /get-online-features` speaks Feast's request and response shapes.
+
+Errors share one JSON shape: `{"error": code, "detail": message}`. With `API_KEY`
+set, every endpoint but `/health` wants `Authorization: Bearer <key>`. Every
+response carries an `X-Request-ID` (the caller's, when it sent a plain one).
 """
 
 
@@ -59,15 +68,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         version="1.0.0",
         lifespan=lifespan,
+        telemetry=None if settings.opentelemetry else {"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
+    # Pure ASGI middleware only (see api.observability); the last added runs first:
+    # Observability -> CORS -> ApiKeyAuth -> FeatureFastPath -> FastAPI's routes.
     if settings.fast_path:
         app.add_middleware(FeatureFastPath)
+    if settings.api_key:
+        app.add_middleware(ApiKeyAuth, api_key=settings.api_key)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["authorization", "content-type", REQUEST_ID_HEADER.decode()],
+            expose_headers=[REQUEST_ID_HEADER.decode()],
+        )
+    app.add_middleware(Observability, access_log=settings.access_log)
     install_error_handlers(app)
-    app.include_router(features.router)
-    app.include_router(registry.router)
-    app.include_router(health.router)
-    app.include_router(catalog.router)
+    for module in (features, context, feast, registry, health, metrics, catalog):
+        app.include_router(module.router)
     return app
 
 

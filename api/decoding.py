@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from api import metrics
 from api.errors import CorruptValue
 from api.snapshot import RegistrySnapshot, Selection
 from sync.freshness import view_status
@@ -30,6 +31,7 @@ def assemble(
     """`(features, views)` for one entity hash (`fields` empty when the entity has no hash)."""
     features: dict[str, Any] = dict.fromkeys(selection.feature_names)
     views: dict[str, Any] = {}
+    newest = metrics.newest_served()
     for selected in selection.views:
         event_text = fields.get(selected.timestamp_field)
         if event_text is None:
@@ -43,6 +45,8 @@ def assemble(
         views[selected.name] = {"event_timestamp": event_text, "status": status}
         if status == "expired":
             continue
+        if event_ts > newest.get(selected.name, metrics.EPOCH):
+            metrics.served(selected.name, event_ts)
         for name, dtype, decode in selected.features:
             text = fields.get(name)
             if text is None:

@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from api import request_ids
 from api.responses import JSON_MEDIA_TYPE, json_response
 
 logger = logging.getLogger("api")
@@ -65,6 +66,30 @@ class UnknownFeatures(ApiError):
             unknown_features=unknown,
             valid_features=names,
         )
+
+
+class UnknownFeatureRefs(ApiError):
+    status_code = 400
+    code = "unknown_feature"
+
+    def __init__(self, unknown: list[str], valid: Iterable[str]) -> None:
+        names = sorted(valid)
+        listed = ", ".join(repr(name) for name in unknown[:20])
+        super().__init__(
+            f"no feature {listed} in the registry; valid features: {', '.join(names)}",
+            unknown_features=unknown[:20],
+            valid_features=names,
+        )
+
+
+class UnsupportedRequest(ApiError):
+    status_code = 400
+    code = "unsupported_request"
+
+
+class Unauthorized(ApiError):
+    status_code = 401
+    code = "unauthorized"
 
 
 class InvalidSelection(ApiError):
@@ -140,7 +165,9 @@ _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_la
 def log_server_error(error: ApiError, method: str, path: str) -> None:
     """5xx answers are the operator's business (Redis down, bad data); 4xx are the client's."""
     if error.status_code >= 500:
-        logger.warning("%s %s -> %d %s", method, path, error.status_code, error.detail)
+        logger.warning(
+            "%s %s -> %d %s (request %s)", method, path, error.status_code, error.detail, request_ids.current.get()
+        )
 
 
 async def _api_error(request: Request, error: Exception) -> Response:
@@ -170,7 +197,9 @@ async def _http_error(request: Request, error: Exception) -> Response:
 
 
 async def _unexpected_error(request: Request, error: Exception) -> Response:
-    logger.exception("unexpected error answering %s %s", request.method, request.url.path)
+    logger.exception(
+        "unexpected error answering %s %s (request %s)", request.method, request.url.path, request_ids.current.get()
+    )
     return json_response({"error": "internal_error", "detail": "unexpected error; see the API's log"}, 500)
 
 

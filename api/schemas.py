@@ -144,3 +144,121 @@ REDIS_DOWN = error_example(
     "redis_unavailable",
     "Redis at redis://127.0.0.1:6379/0: connection failed (Connection refused); retry when it is back",
 )
+
+
+CONTEXT_EXAMPLE: dict[str, Any] = {
+    "entity": "user",
+    "id": 42,
+    "context": "User context: segment=regular, active in the last 7 days: yes, watched 12 titles (614 minutes) "
+    "in last 30 days, last genre watched: unknown.",
+    "features": FEATURES_EXAMPLE["features"],
+    "views": FEATURES_EXAMPLE["views"],
+}
+
+CONTEXT_BATCH_EXAMPLE: dict[str, Any] = {
+    "entity": "user",
+    "results": [
+        {"found": True, **{key: CONTEXT_EXAMPLE[key] for key in ("id", "context", "features", "views")}},
+        {
+            "id": 99999,
+            "found": False,
+            "context": "User context: segment=unknown, active in the last 7 days: unknown, watched unknown titles "
+            "(unknown minutes) in last 30 days, last genre watched: unknown.",
+            "features": dict.fromkeys(FEATURES_EXAMPLE["features"]),
+            "views": {key: {"event_timestamp": None, "status": "missing"} for key in FEATURES_EXAMPLE["views"]},
+        },
+    ],
+}
+
+
+class ContextResponse(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [CONTEXT_EXAMPLE]})
+
+    entity: str
+    id: int | str = Field(description="The id, canonical: an integer for int64 keys.")
+    context: str = Field(
+        description="The entity's context template rendered with its features: booleans as yes/no, lists joined "
+        "with commas; a null, missing or expired value reads `unknown`."
+    )
+    features: dict[str, Any] = Field(description="Every feature of the entity, as GET /features answers them.")
+    views: dict[str, ViewStatus] = Field(description="Every view of the entity, with its status.")
+
+
+class ContextBatchRequest(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"ids": [42, 99999]}]})
+
+    ids: list[int | str] = Field(description="Entity ids, answered in this order; at most the batch cap.")
+
+
+class ContextBatchResult(ContextResponse):
+    found: bool = Field(description="False when the online store has no hash for this id (every value unknown).")
+
+
+class ContextBatchResponse(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [CONTEXT_BATCH_EXAMPLE]})
+
+    entity: str
+    results: list[ContextBatchResult]
+
+
+FEAST_REQUEST_EXAMPLE: dict[str, Any] = {
+    "features": ["user_watch_stats:watch_count_30d", "user_last_genre:last_genre"],
+    "entities": {"user_id": [42, 99999]},
+}
+
+FEAST_EXAMPLE: dict[str, Any] = {
+    "metadata": {"feature_names": ["user_id", "watch_count_30d", "last_genre"]},
+    "results": [
+        {
+            "values": [42, 99999],
+            "statuses": ["PRESENT", "PRESENT"],
+            "event_timestamps": ["1970-01-01T00:00:00Z", "1970-01-01T00:00:00Z"],
+        },
+        {
+            "values": [12, None],
+            "statuses": ["PRESENT", "NOT_FOUND"],
+            "event_timestamps": ["2026-11-26T21:14:03Z", "1970-01-01T00:00:00Z"],
+        },
+        {
+            "values": [None, None],
+            "statuses": ["OUTSIDE_MAX_AGE", "NOT_FOUND"],
+            "event_timestamps": ["2026-10-02T19:40:11Z", "1970-01-01T00:00:00Z"],
+        },
+    ],
+    "views": {
+        "user_watch_stats": {"statuses": ["fresh", "missing"], "event_timestamps": ["2026-11-26T21:14:03Z", None]},
+        "user_last_genre": {"statuses": ["expired", "missing"], "event_timestamps": ["2026-10-02T19:40:11Z", None]},
+    },
+}
+
+
+class FeastRequest(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [FEAST_REQUEST_EXAMPLE]})
+
+    features: list[str] = Field(description="Feature references, `view:feature` (the view is the dbt model).")
+    entities: dict[str, list[int | str]] = Field(
+        description="One join key and its ids, e.g. `{\"user_id\": [42, 43]}`; at most the batch cap."
+    )
+    full_feature_names: bool = Field(default=False, description="Name the columns `view__feature`.")
+
+
+class FeastFeatureVector(BaseModel):
+    values: list[Any]
+    statuses: list[Literal["PRESENT", "NULL_VALUE", "NOT_FOUND", "OUTSIDE_MAX_AGE"]]
+    event_timestamps: list[str]
+
+
+class FeastResponse(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [FEAST_EXAMPLE]})
+
+    metadata: dict[str, list[str]] = Field(description="`feature_names`: the join key, then the features asked.")
+    results: list[FeastFeatureVector] = Field(description="One column per name in `feature_names`, one value per id.")
+    views: dict[str, Any] = Field(
+        description="Not in Feast's shape (its clients ignore it): each view's status (fresh, stale, expired, "
+        "missing) and event timestamp per id."
+    )
+
+
+class UnauthorizedResponse(BaseModel):
+    error: Literal["unauthorized"]
+    detail: str

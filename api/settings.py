@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +17,11 @@ MAX_BATCH_IDS_ENV = "API_MAX_BATCH_IDS"
 MAX_BODY_BYTES_ENV = "API_MAX_BODY_BYTES"
 REDIS_TIMEOUT_ENV = "API_REDIS_TIMEOUT_SECONDS"
 REDIS_MAX_CONNECTIONS_ENV = "API_REDIS_MAX_CONNECTIONS"
+API_KEY_ENV = "API_KEY"
+CORS_ORIGINS_ENV = "API_CORS_ORIGINS"
+ACCESS_LOG_ENV = "API_ACCESS_LOG"
+OPENTELEMETRY_ENV = "API_OPENTELEMETRY"
+TRUE_WORDS = ("1", "true", "yes", "on")
 
 
 class SettingsError(FeatureStoreError):
@@ -35,6 +40,13 @@ class Settings:
     redis_timeout_seconds: float = 1.0
     redis_max_connections: int = 64
     fast_path: bool = True  # off: the FastAPI routes serve the feature endpoints too (same answers)
+    # Set: every endpoint but /health wants `Authorization: Bearer <key>`. Kept out of repr() and logs.
+    api_key: str | None = field(default=None, repr=False)
+    cors_origins: tuple[str, ...] = ()  # empty: no CORS headers, so browsers on other origins are refused
+    access_log: bool = False  # one JSON line per request on the `api.access` logger
+    # FastAPI's native OpenTelemetry; off, it skips a per-request provider check that costs more than the
+    # request's own metrics (Prometheus metrics are always on, at /metrics).
+    opentelemetry: bool = False
 
     def __post_init__(self) -> None:
         if self.as_of is not None:
@@ -47,6 +59,8 @@ class Settings:
                 raise SettingsError(f"{name} must be at least 1, not {getattr(self, name)}")
         if self.redis_timeout_seconds <= 0:
             raise SettingsError(f"redis_timeout_seconds must be positive, not {self.redis_timeout_seconds}")
+        if self.api_key is not None and (not self.api_key.strip() or any(c.isspace() for c in self.api_key)):
+            raise SettingsError(f"{API_KEY_ENV} must be a token without spaces (or unset to turn the key off)")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -60,6 +74,10 @@ class Settings:
             "max_body_bytes": _number(env, MAX_BODY_BYTES_ENV, int, cls.max_body_bytes),
             "redis_timeout_seconds": _number(env, REDIS_TIMEOUT_ENV, float, cls.redis_timeout_seconds),
             "redis_max_connections": _number(env, REDIS_MAX_CONNECTIONS_ENV, int, cls.redis_max_connections),
+            "api_key": env.get(API_KEY_ENV) or None,
+            "cors_origins": tuple(o.strip() for o in env.get(CORS_ORIGINS_ENV, "").split(",") if o.strip()),
+            "access_log": env.get(ACCESS_LOG_ENV, "").strip().lower() in TRUE_WORDS,
+            "opentelemetry": env.get(OPENTELEMETRY_ENV, "").strip().lower() in TRUE_WORDS,
         }
         values.update({key: value for key, value in overrides.items() if value is not None})
         return cls(**values)

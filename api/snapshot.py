@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from api.context import ContextTemplate
 from api.dtype_decoders import Decoder, decoder_for
 from api.errors import InvalidSelection, UnknownEntity, UnknownFeatures, UnsupportedEntity
 from sync import keys
@@ -74,6 +75,10 @@ class RegistrySnapshot:
             entity.name: self._select(entity, None)
             for entity in self.registry.entities
             if len(entity.join_keys) == 1
+        }
+        self.contexts = {
+            entity.name: ContextTemplate.for_entity(entity, self.registry.features_of(entity.name))
+            for entity in self.registry.entities
         }
 
     @property

@@ -20,6 +20,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from api import metrics
 from api.errors import (
     InvalidIds,
     InvalidRegistry,
@@ -195,11 +196,12 @@ class OnlineStore:
 
     def _unreachable(self, error: RedisError) -> RedisUnreachable:
         if isinstance(error, RedisTimeoutError):
-            reason = "timed out"
+            kind, reason = "timeout", "timed out"
         elif isinstance(error, RedisConnectionError):
-            reason = "connection failed"
+            kind, reason = "connection", "connection failed"
         else:
-            reason = "command failed"
+            kind, reason = "command", "command failed"
+        metrics.redis_error(kind)
         return RedisUnreachable(f"Redis at {self.url}: {reason} ({error}); retry when it is back")
 
 

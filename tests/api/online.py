@@ -127,3 +127,12 @@ class OnlineWriter:
             pipe.hset(key, mapping=present)
             pipe.execute()
         return key
+
+
+# The demo's entity with a context template: a format spec, a bool, a list and a ttl'd view.
+USER_CONTEXT_TEMPLATE = (
+    "User context: from {country}, premium: {is_premium}, likes {favorite_genres}, "
+    "watched {watch_count_30d} titles in last 30 days ({avg_minutes_30d:.1f} min each)."
+)
+USER_WITH_CONTEXT = replace(USER, context_template=USER_CONTEXT_TEMPLATE)
+CONTEXT_DEMO = replace(DEMO, entities=(USER_WITH_CONTEXT, TITLE))
