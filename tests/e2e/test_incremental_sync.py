@@ -174,6 +174,10 @@ def test_removed_and_renamed_features_and_removed_views(project, redis_url, clie
         column["name"] = "minutes_per_title_30d"
         stats["columns"]["minutes_per_title_30d"] = column
         del nodes["model.feature_store.user_last_genre"]  # removed view
+        for node in nodes.values():  # the entity's prompt template follows its features
+            for meta in (node.get("config", {}).get("meta") or {}, node.get("meta") or {}):
+                if "entities" in meta:
+                    meta["entities"]["user"]["context_template"] = "User context: segment={user_segment}."
 
     edit_manifest(project, change_definitions)
     path = project.parquet("user_watch_stats")
