@@ -38,15 +38,17 @@ histories = st.fixed_dictionaries({
     "hourly_view": _rows(("user_id", "observed_at", "hourly_value"),
                          (users, moments, st.one_of(st.none(), st.integers(-8, 8).map(lambda n: n / 4))),
                          lambda r: r[:2]),
-    # Few users and moments, so rows often share an event timestamp and differ in load time (or lack one).
+    # Groups of rows that share a user and an event timestamp and differ in load time (or lack one).
     "loaded_view": st.lists(
         st.tuples(st.integers(1, 2), st.sampled_from(_LOADED_MOMENTS),
-                  st.one_of(st.none(), st.integers(0, 2)), ints),
-        max_size=10, unique_by=lambda r: r[:3],
-    ).map(lambda rows: [
+                  st.lists(st.tuples(st.one_of(st.none(), st.integers(0, 2)),
+                                     st.one_of(st.none(), st.integers(-50, 50))),
+                           min_size=1, max_size=3, unique_by=(lambda load: load[0], lambda load: load[1]))),
+        max_size=5, unique_by=lambda group: group[:2],
+    ).map(lambda groups: [
         {"user_id": user, "event_timestamp": moment, "loaded_value": value,
          "loaded_at": None if delay is None else moment + delay * SECOND}
-        for user, moment, delay, value in rows
+        for user, moment, loads in groups for delay, value in loads
     ]),
     "title_view": _rows(("user_id", "title_id", "event_timestamp", "title_affinity"),
                         (users, titles, moments, ints), lambda r: r[:3]),
@@ -54,7 +56,7 @@ histories = st.fixed_dictionaries({
 spines = st.lists(
     st.builds(spine_row,
               st.one_of(st.integers(0, 3), st.none()),
-              st.one_of(moments, st.none()),
+              st.one_of(moments, st.sampled_from(_LOADED_MOMENTS), st.none()),
               st.integers(0, 1),
               st.one_of(titles, st.none())),
     max_size=12,
