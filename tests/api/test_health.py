@@ -90,13 +90,20 @@ async def test_openapi_documents_every_endpoint_with_examples(client: Client) ->
         ("/registry", "get"),
         ("/health", "get"),
         ("/ready", "get"),
+        ("/context/{entity}/{id}", "get"),
+        ("/context/{entity}", "post"),
+        ("/get-online-features", "post"),
+        ("/metrics", "get"),
     }
     documented = {(path, method) for path, methods in spec["paths"].items() for method in methods}
     assert expected <= documented
     for path, method in expected:
         operation = spec["paths"][path][method]
         assert operation["summary"] and operation["description"], (path, method)
-        assert "example" in operation["responses"]["200"]["content"]["application/json"], (path, method)
+        content = operation["responses"]["200"]["content"]
+        assert "example" in (content.get("application/json") or content["text/plain"]), (path, method)
+    for path in ("/context/{entity}", "/get-online-features"):
+        assert {"200", "413", "422", "503"} <= set(spec["paths"][path]["post"]["responses"]), path
     single = spec["paths"]["/features/{entity}/{id}"]["get"]["responses"]
     assert {"200", "400", "404", "422", "503"} <= set(single)
     batch = spec["paths"]["/features/{entity}"]["post"]

@@ -6,11 +6,13 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import orjson
 import pytest
 
 from sync.embedded_redis import free_port
@@ -20,10 +22,11 @@ PROJECT_DIR = Path(__file__).resolve().parents[2]
 START_TIMEOUT_SECONDS = 20.0
 
 
-def start_api(redis_url: str, *args: str) -> tuple[subprocess.Popen[str], str]:
+def start_api(redis_url: str, *args: str, **env_vars: str) -> tuple[subprocess.Popen[str], str]:
     port = free_port()
-    env = {**os.environ, "REDIS_URL": redis_url}
+    env = {**os.environ, "REDIS_URL": redis_url, **env_vars}
     env.pop("FEATURE_STORE_AS_OF", None)
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     process = subprocess.Popen(
         [sys.executable, "-m", "api", "--port", str(port), *args],
         cwd=PROJECT_DIR,
@@ -38,12 +41,21 @@ def start_api(redis_url: str, *args: str) -> tuple[subprocess.Popen[str], str]:
         if process.poll() is not None:
             raise AssertionError(f"python -m api exited with {process.returncode}:\n{process.stdout.read()}")
         try:
-            if httpx.get(f"{base_url}/health", timeout=0.5).status_code == 200:
+            if httpx.get(f"{base_url}/health", timeout=0.5).status_code == 200 and _workers_up(process, args):
                 return process, base_url
         except httpx.TransportError:
             time.sleep(0.1)
     stop_api(process)
     raise AssertionError(f"python -m api did not answer within {START_TIMEOUT_SECONDS:.0f}s")
+
+
+def _workers_up(process: subprocess.Popen[str], args: tuple[str, ...]) -> bool:
+    """Every worker has started (one answering /health does not mean all do)."""
+    workers = int(args[args.index("--workers") + 1]) if "--workers" in args else 1
+    if workers == 1:
+        return True
+    children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
+    return children.exists() and len(children.read_text().split()) >= workers
 
 
 def stop_api(process: subprocess.Popen[str]) -> str:
@@ -117,3 +129,49 @@ def test_a_bad_clock_is_refused_before_serving(redis_url: str) -> None:
 
     assert result.returncode == 2
     assert "invalid timestamp 'yesterday'" in result.stderr
+
+
+def test_metrics_are_summed_over_workers_and_their_folder_removed_on_exit(published: str) -> None:
+    """Prometheus multiprocess mode: every worker's requests appear in one scrape, whichever worker answers."""
+    before = set(Path(tempfile.gettempdir()).glob("feature-api-metrics-*"))
+    process, base_url = start_api(published, "--workers", "2", "--as-of", "2026-11-27T12:00:00Z")
+    sent = 0
+    try:
+        (folder,) = set(Path(tempfile.gettempdir()).glob("feature-api-metrics-*")) - before
+        # A new connection per request, until both workers have answered some (the kernel picks one per accept).
+        while sent < 400 and (sent < 20 or len(_writers(folder)) < 2):
+            assert httpx.get(f"{base_url}/features/user/42", headers={"connection": "close"}).status_code == 200
+            sent += 1
+        writers = _writers(folder)
+        scrapes = [httpx.get(f"{base_url}/metrics", headers={"connection": "close"}).text for _ in range(6)]
+    finally:
+        stop_api(process)
+
+    assert len(writers) == 2
+    line = f'feature_api_requests_total{{endpoint="/features/{{entity}}/{{id}}",method="GET",status="200"}} {sent}.0'
+    assert all(line in text for text in scrapes), scrapes[0]
+    assert not folder.exists()
+
+
+def _writers(folder: Path) -> set[str]:
+    """The pids that wrote counters into a multiprocess folder (files `counter_<pid>.db`)."""
+    return {path.stem.split("_")[-1] for path in folder.glob("counter_*.db")}
+
+
+def test_api_key_and_access_log_over_a_real_socket(published: str) -> None:
+    process, base_url = start_api(published, "--access-log", "--as-of", "2026-11-27T12:00:00Z", API_KEY="k-123")
+    try:
+        with httpx.Client(base_url=base_url, timeout=5) as client:
+            refused = client.get("/features/user/42")
+            served = client.get("/features/user/42", headers={"Authorization": "Bearer k-123"})
+            health = client.get("/health")
+    finally:
+        output = stop_api(process)
+
+    assert (refused.status_code, served.status_code, health.status_code) == (401, 200, 200)
+    access = [orjson.loads(line) for line in output.splitlines() if line.startswith('{"time"')][-3:]  # after start
+    assert [(line["path"], line["status"]) for line in access] == [
+        ("/features/user/42", 401), ("/features/user/42", 200), ("/health", 200)
+    ]
+    assert access[1]["request_id"] == served.headers["x-request-id"]
+    assert "k-123" not in output
