@@ -29,7 +29,7 @@ from pathlib import Path
 import redis
 
 from sync import offline, quality_gate
-from sync.changes import SNAPSHOT_FORMAT, ids_missing_from, read_changes, stage_latest, write_snapshot
+from sync.changes import SNAPSHOT_FORMAT, ids_missing_from, read_changes, stage, write_snapshot
 from sync.clock import parse_timestamp
 from sync.dtypes import format_timestamp
 from sync.errors import RedisUnavailable
@@ -181,12 +181,13 @@ def _sync_view(
     state.save(record)
 
     pending = state.pending_snapshot(view.name)
-    entities = stage_latest(connection, view, registry.entity(view.entity), schema, as_of)
-    write_snapshot(connection, view, pending)
+    diff_base = None if full else base
+    entities, _ = stage(connection, view, registry.entity(view.entity), schema, as_of, diff_base)
+    write_snapshot(connection, view, pending, diff_base)
     progress = Progress(view.name, entities if full else None)
     old_fields = previous.feature_names() if previous else []
     commands = writer.commands_for(view, delete_fields=old_fields)
-    changes = read_changes(connection, view, pending, base, commands, full=full)
+    changes = read_changes(connection, view, base, commands, full=full)
     result = writer.write_changes(view, changes, on_progress=progress.advance)
     progress.close()
     deleted = result.deleted

@@ -159,13 +159,24 @@ def timestamp_literal(moment: datetime) -> str:
     return f"TIMESTAMP '{naive_utc(moment).isoformat(sep=' ')}'"
 
 
-def latest_typed_sql(view: FeatureView, entity: Entity, schema: pa.Schema, as_of: datetime) -> str:
+def history_filter(view: FeatureView, entity: Entity, schema: pa.Schema, as_of: datetime) -> str:
+    """The view's history rows that count at `as_of`: a key, a timestamp, not after the clock."""
+    key = quote(entity.join_key)
+    ts = _utc_timestamp(view.timestamp, schema.field(view.timestamp).type)
+    return (f"from read_parquet({literal(view.location)}) "
+            f"where {key} is not null and {ts} is not null and {ts} <= {timestamp_literal(as_of)}")
+
+
+def latest_typed_sql(
+    view: FeatureView, entity: Entity, schema: pa.Schema, as_of: datetime, only_keys: str | None = None
+) -> str:
     """Each entity's latest row at or before `as_of` (whatever its age), typed.
 
     Columns: `__key` (the join key), `__ts_value` (the event timestamp, naive UTC)
     and the features (timestamps as naive UTC). Ties on the event timestamp go to
     the latest `created_timestamp` (a null one loses), as in the point-in-time
     join. A hash aggregate (arg_max) rather than a window: no sort per entity.
+    `only_keys` names a table of `__key`s to limit the work to.
     """
     key = quote(entity.join_key)
     ts = _utc_timestamp(view.timestamp, schema.field(view.timestamp).type)
@@ -179,12 +190,24 @@ def latest_typed_sql(view: FeatureView, entity: Entity, schema: pa.Schema, as_of
         for f in view.features
     )
     row = f"struct_pack({TS_VALUE_COLUMN} := {ts}, {features})"
+    restrict = f" and {key} in (select {KEY_COLUMN} from {only_keys})" if only_keys else ""
     return (
         f"select {key} as {KEY_COLUMN}, unnest(arg_max({row}, {rank})) "
-        f"from read_parquet({literal(view.location)}) "
-        f"where {key} is not null and {ts} is not null and {ts} <= {timestamp_literal(as_of)} "
-        f"group by {key}"
+        f"{history_filter(view, entity, schema, as_of)}{restrict} group by {key}"
     )
+
+
+def history_fingerprint_sql(view: FeatureView, entity: Entity, schema: pa.Schema, as_of: datetime) -> str:
+    """Per entity, a fingerprint of every history row that counts at `as_of` (an XOR of row hashes).
+
+    Any row added, removed or changed (a late-arriving row included), or newly
+    reached by the clock, changes it: only those entities need their latest row
+    recomputed. Far cheaper than the latest row itself (an integer aggregate).
+    """
+    key = quote(entity.join_key)
+    columns = [view.timestamp, *([view.created_timestamp] if view.created_timestamp else []), *view.feature_names]
+    return (f"select {key} as {KEY_COLUMN}, bit_xor(hash({', '.join(quote(c) for c in columns)})) as __history "
+            f"{history_filter(view, entity, schema, as_of)} group by {key}")
 
 
 def latest_rows_sql(view: FeatureView, entity: Entity, schema: pa.Schema, as_of: datetime) -> str:
