@@ -47,6 +47,9 @@ HISTORY_TABLE = "history_fingerprints"
 CHANGED_TABLE = "changed_keys"
 LATEST_TABLE = "latest_rows"
 CHANGE_BATCH_ROWS = 50_000
+# Latest rows are computed for at most this many entities at a time: the arg_max
+# aggregate holds every entity's row in memory and cannot spill to disk.
+LATEST_PARTITION_ENTITIES = 1_000_000
 SNAPSHOT_FORMAT = 3
 
 
@@ -65,6 +68,8 @@ def stage(
     connection.execute(f"create or replace temp table {HISTORY_TABLE} as "
                        f"{history_fingerprint_sql(view, entity, schema, as_of)}")
     only_keys = None
+    (entities,) = connection.execute(f"select count(*) from {HISTORY_TABLE}").fetchone()
+    to_compute = entities
     if base is not None:
         connection.execute(
             f"create or replace temp table {CHANGED_TABLE} as select coalesce(n.{KEY_COLUMN}, o.{KEY_COLUMN}) "
@@ -73,9 +78,14 @@ def stage(
             f"or n.{HISTORY_COLUMN} <> o.{HISTORY_COLUMN}"
         )
         only_keys = CHANGED_TABLE
-    connection.execute(f"create or replace temp table {LATEST_TABLE} as "
-                       f"{latest_typed_sql(view, entity, schema, as_of, only_keys)}")
-    (entities,) = connection.execute(f"select count(*) from {HISTORY_TABLE}").fetchone()
+        (to_compute,) = connection.execute(f"select count(*) from {CHANGED_TABLE}").fetchone()
+    partitions = max(1, -(-int(to_compute) // LATEST_PARTITION_ENTITIES))
+    for index in range(partitions):
+        sql = latest_typed_sql(view, entity, schema, as_of, only_keys, (index, partitions))
+        if index == 0:
+            connection.execute(f"create or replace temp table {LATEST_TABLE} as {sql}")
+        else:
+            connection.execute(f"insert into {LATEST_TABLE} {sql}")
     (recomputed,) = connection.execute(f"select count(*) from {LATEST_TABLE}").fetchone()
     return int(entities), int(recomputed)
 

@@ -20,19 +20,21 @@ gets a full sync of every view.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+import duckdb
 import redis
 
 from sync import offline, quality_gate
 from sync.changes import SNAPSHOT_FORMAT, ids_missing_from, read_changes, stage, write_snapshot
 from sync.clock import parse_timestamp
 from sync.dtypes import format_timestamp
-from sync.errors import RedisUnavailable
+from sync.errors import FeatureStoreError, RedisUnavailable
 from sync.keys import timestamp_field
 from sync.online import OnlineWriter, ViewWriteResult, read_view_states
 from sync.progress import Progress
@@ -134,6 +136,12 @@ def run_sync(
         report.version = writer.publish(registry, results, as_of, generation, rows)
         report.cleaned_fields = _remove_dropped_fields(registry, previous_views, writer)
         _record(record, state, registry, views, report, rows, generation, as_of)
+    except duckdb.OutOfMemoryException as error:
+        limit = os.environ.get(offline.MEMORY_LIMIT_ENV, offline.DEFAULT_MEMORY_LIMIT)
+        raise FeatureStoreError(
+            f"DuckDB ran out of memory reading the offline data ({error}). Raise its limit with "
+            f"{offline.MEMORY_LIMIT_ENV} (now {limit}); nothing was published, and the next sync converges."
+        ) from error
     except redis.RedisError as error:
         raise RedisUnavailable(
             f"Redis failed during the sync ({error}); views written so far are rewritten in full by the next "

@@ -168,7 +168,12 @@ def history_filter(view: FeatureView, entity: Entity, schema: pa.Schema, as_of: 
 
 
 def latest_typed_sql(
-    view: FeatureView, entity: Entity, schema: pa.Schema, as_of: datetime, only_keys: str | None = None
+    view: FeatureView,
+    entity: Entity,
+    schema: pa.Schema,
+    as_of: datetime,
+    only_keys: str | None = None,
+    partition: tuple[int, int] | None = None,
 ) -> str:
     """Each entity's latest row at or before `as_of` (whatever its age), typed.
 
@@ -176,7 +181,9 @@ def latest_typed_sql(
     and the features (timestamps as naive UTC). Ties on the event timestamp go to
     the latest `created_timestamp` (a null one loses), as in the point-in-time
     join. A hash aggregate (arg_max) rather than a window: no sort per entity.
-    `only_keys` names a table of `__key`s to limit the work to.
+    `only_keys` names a table of `__key`s to limit the work to; `partition`
+    (index, count) keeps the entities whose key hashes into that share, so the
+    aggregate's state (which cannot spill to disk) stays within memory.
     """
     key = quote(entity.join_key)
     ts = _utc_timestamp(view.timestamp, schema.field(view.timestamp).type)
@@ -191,6 +198,8 @@ def latest_typed_sql(
     )
     row = f"struct_pack({TS_VALUE_COLUMN} := {ts}, {features})"
     restrict = f" and {key} in (select {KEY_COLUMN} from {only_keys})" if only_keys else ""
+    if partition and partition[1] > 1:
+        restrict += f" and hash({key}) % {partition[1]} = {partition[0]}"
     return (
         f"select {key} as {KEY_COLUMN}, unnest(arg_max({row}, {rank})) "
         f"{history_filter(view, entity, schema, as_of)}{restrict} group by {key}"

@@ -102,6 +102,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--work-dir", type=Path, default=None, help="default: a temporary folder")
     parser.add_argument("--write-readme", action="store_true", help=f"record the results in {README}")
+    parser.add_argument("--memory-only", action="store_true",
+                        help="only a full sync's time and peak memory (for very large scales)")
     args = parser.parse_args()
 
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="bench-sync-"))
@@ -114,6 +116,13 @@ def main() -> None:
     with EmbeddedRedis(work / "redis") as server:
         client = redis.Redis.from_url(server.url)
         env = {**os.environ, "REDIS_URL": server.url, "FEATURE_STORE_STATE_DIR": str(work / "state")}
+        if args.memory_only:
+            run = run_measured(sync_command(project, "--full"), env)
+            used = client.info("memory")["used_memory"]
+            print(f"full sync of {args.entities:,} entities ({entity_rows:,} entity-rows): {run.seconds:.1f}s, "
+                  f"{entity_rows / run.seconds:,.0f} entity-rows/s, peak RSS {run.peak_rss_mb:.0f} MB; "
+                  f"Redis used_memory {used / 2**20:,.0f} MiB ({used / args.entities:,.0f} bytes per entity)")
+            return
         full_runs, reference_runs = [], []
         memory_per_entity = 0.0
         for round_number in range(args.rounds):
