@@ -59,13 +59,7 @@ def write_dataset(online: OnlineWriter) -> None:
 
 # Known disagreements between the API and its schema: (method, path) -> why. Each is fuzzed twice: with
 # every check, expected to fail until it is fixed (strict), and without the check it breaks, which must pass.
-KNOWN_BUGS: dict[tuple[str, str], tuple[str, Any]] = {
-    ("POST", "/context/{entity}"): (
-        "POST /context/{entity} answers results without `entity`, which ContextBatchResult (inherited from "
-        "ContextResponse) requires",
-        response_schema_conformance,
-    ),
-}
+KNOWN_BUGS: dict[tuple[str, str], tuple[str, Any]] = {}
 
 
 def documented_operations() -> list[Any]:
