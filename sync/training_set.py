@@ -148,7 +148,7 @@ def _build(
     columns = tuple(pq.read_schema(spine_path).names)
     if ROW_NUMBER_COLUMN in columns:
         raise TrainingSetError(f"the spine has a column {ROW_NUMBER_COLUMN!r}, used by the join: rename it")
-    request = JoinRequest(selection, columns, spine_timestamp, implementation)
+    request = JoinRequest(selection, spine_timestamp, implementation)
     compiler = Compiler(project_dir, cache_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(f".{out.name}.partial")

@@ -96,9 +96,8 @@ def benchmark(args: argparse.Namespace) -> str:
     outputs: dict[str, Path] = {}
     try:
         compiler = Compiler(project)
-        columns = tuple(pq.read_schema(spine).names)
         for implementation in args.implementations:
-            request = JoinRequest(selection, columns, implementation=implementation)
+            request = JoinRequest(selection, implementation=implementation)
             compiled = compiler.compile(request, spine)
             job = scratch / f"{implementation}.json"
             job.write_text(json.dumps({"sql": compiled.sql, "locations": locations, "spine": str(spine),
@@ -153,6 +152,12 @@ def benchmark(args: argparse.Namespace) -> str:
         command += f" --project {args.project}"
     lines = [
         HEADING,
+        "",
+        "A training set is a spine of labelled events joined point in time to feature views, by the "
+        "`point_in_time_join` macro: in a dbt model (`models/training/`), or ad hoc with "
+        "`python -m sync training-set --spine FILE --features a,b,c --out FILE`. The generator writes a "
+        "dbt project of synthetic histories; the benchmark runs the compiled join and the whole command, "
+        "for the DuckDB (ASOF) and the portable (window functions) implementation.",
         "",
         f"Measured {datetime.now(UTC):%Y-%m-%d} on {os.cpu_count()} cores ({platform.machine()}), "
         f"DuckDB {version('duckdb')}, dbt-core {version('dbt-core')}: {spine_rows:,} spine rows against "
