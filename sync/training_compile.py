@@ -4,10 +4,10 @@ The join has one definition, the `point_in_time_join` macro. An ad-hoc training 
 asks dbt (in-process, through its Python API) to compile that macro for the
 requested views, with its own profile (an in-memory DuckDB), target path and log
 path, so the project's `target/` and DuckDB file are never touched. The spine is
-named through a DuckDB variable, so the SQL depends on the spine's columns but not
-on its path or columns (the macro reads them only to check names): the last SQL
-compiled for a request is kept, to start the join while dbt starts up (see
-training_set.py), and used only when dbt compiles the same.
+named through a DuckDB variable and passes through as `spine.*`, so the SQL
+depends on neither its path nor its columns (the macro reads them only to refuse
+name clashes): the last SQL compiled for a request is kept, to start the join
+while dbt starts up (see training_set.py), and used only when dbt compiles the same.
 """
 
 from __future__ import annotations
