@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 
 from api import metrics
-from api.decoding import assemble
+from api.decoding import answers
 from api.errors import EntityNotFound, InvalidRequest, PayloadTooLarge
 from api.store import OnlineStore
 
@@ -31,17 +31,17 @@ async def features_answer(store: OnlineStore, entity: str, entity_id: str, featu
     if not fields:
         metrics.entities_not_found(entity)
         raise EntityNotFound(entity, canonical_id)
-    values, views = assemble(read.selection, read.snapshot, fields, read.now, read.keys[0])
+    ((values, views),) = answers(read)
     return orjson.dumps({"entity": entity, "id": canonical_id, "features": values, "views": views})
 
 
 async def batch_answer(store: OnlineStore, entity: str, body: bytes, max_ids: int) -> bytes:
     ids, names = parse_batch(body, max_ids)
     read = await store.read(entity, ids, names)
-    results = []
-    for entity_id, key, fields in zip(read.ids, read.keys, read.hashes, strict=True):
-        values, views = assemble(read.selection, read.snapshot, fields, read.now, key)
-        results.append({"id": entity_id, "found": bool(fields), "features": values, "views": views})
+    results = [
+        {"id": entity_id, "found": bool(fields), "features": values, "views": views}
+        for entity_id, fields, (values, views) in zip(read.ids, read.hashes, answers(read), strict=True)
+    ]
     metrics.entities_not_found(entity, sum(1 for result in results if not result["found"]))
     return orjson.dumps({"entity": entity, "results": results})
 
@@ -54,7 +54,7 @@ async def context_answer(store: OnlineStore, entity: str, entity_id: str) -> byt
     if not fields:
         metrics.entities_not_found(entity)
         raise EntityNotFound(entity, canonical_id)
-    values, views = assemble(read.selection, read.snapshot, fields, read.now, read.keys[0])
+    ((values, views),) = answers(read)
     context = read.snapshot.contexts[entity].render(values)
     return orjson.dumps({"entity": entity, "id": canonical_id, "context": context, "features": values, "views": views})
 
@@ -64,13 +64,11 @@ async def context_batch_answer(store: OnlineStore, entity: str, body: bytes, max
     ids, names = parse_batch(body, max_ids, fields=("ids",))
     read = await store.read(entity, ids, names)
     template = read.snapshot.contexts[entity]
-    results = []
-    for entity_id, key, fields in zip(read.ids, read.keys, read.hashes, strict=True):
-        values, views = assemble(read.selection, read.snapshot, fields, read.now, key)
-        results.append({
-            "id": entity_id, "found": bool(fields), "context": template.render(values), "features": values,
-            "views": views,
-        })
+    results = [
+        {"id": entity_id, "found": bool(fields), "context": template.render(values), "features": values,
+         "views": views}
+        for entity_id, fields, (values, views) in zip(read.ids, read.hashes, answers(read), strict=True)
+    ]
     metrics.entities_not_found(entity, sum(1 for result in results if not result["found"]))
     return orjson.dumps({"entity": entity, "results": results})
 

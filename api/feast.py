@@ -23,7 +23,7 @@ import orjson
 
 from api import metrics
 from api.answers import check_batch_size, parse_json_object
-from api.decoding import assemble
+from api.decoding import answers
 from api.errors import InvalidRequest, UnknownFeatureRefs, UnsupportedRequest
 from api.snapshot import RegistrySnapshot
 from api.store import OnlineStore
@@ -129,9 +129,8 @@ async def feast_answer(store: OnlineStore, body: bytes, max_ids: int) -> bytes:
         view.name: {"statuses": [], "event_timestamps": []} for view in read.selection.views
     }
     not_found = 0
-    for key, fields in zip(read.keys, read.hashes, strict=True):
+    for fields, (values, views) in zip(read.hashes, answers(read), strict=True):
         not_found += not fields
-        values, views = assemble(read.selection, read.snapshot, fields, read.now, key)
         for name, state in views.items():
             view_columns[name]["statuses"].append(state["status"])
             view_columns[name]["event_timestamps"].append(state["event_timestamp"])

@@ -190,8 +190,12 @@ class ContextBatchRequest(BaseModel):
     ids: list[int | str] = Field(description="Entity ids, answered in this order; at most the batch cap.")
 
 
-class ContextBatchResult(ContextResponse):
+class ContextBatchResult(BaseModel):
+    id: int | str = Field(description="The id, canonical: an integer for int64 keys.")
     found: bool = Field(description="False when the online store has no hash for this id (every value unknown).")
+    context: str = Field(description="As GET /context answers it; every value `unknown` when not found.")
+    features: dict[str, Any]
+    views: dict[str, ViewStatus]
 
 
 class ContextBatchResponse(BaseModel):

@@ -7,7 +7,7 @@ A snapshot is immutable; the store swaps in a new one when the sync publishes
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -44,10 +44,10 @@ class SelectedView:
     view: FeatureView
     timestamp_field: str
     features: tuple[tuple[str, str, Decoder], ...]  # (name, dtype, decoder)
+    name: str = field(init=False)
 
-    @property
-    def name(self) -> str:
-        return self.view.name
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "name", self.view.name)  # read per entity: a plain attribute, no property call
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from api.errors import (
     UnknownFeatures,
 )
 from api.ids import EntityId, InvalidId, parse_id
-from api.redis_pipe import RedisPipe
+from api.redis_pipe import RedisPipe, pack_reads
 from api.snapshot import RegistrySnapshot, Selection, ViewState
 from sync import keys
 from sync.redis_client import describe
@@ -110,10 +110,8 @@ class OnlineStore:
         return selection, ids, [keys.entity_key(self.prefix, entity, str(entity_id)) for entity_id in ids]
 
     async def _fetch(self, entity_keys: list[str]) -> tuple[str | None, list[dict[str, str]]]:
-        commands: list[tuple[str, str]] = [("GET", self._version_key)]
-        commands += [("HGETALL", key) for key in entity_keys]
         try:
-            replies = await self.pipe.execute(commands)
+            replies = await self.pipe.execute_packed(pack_reads(self._version_key, entity_keys), len(entity_keys) + 1)
         except RedisError as error:
             raise self._unreachable(error) from error
         return replies[0], replies[1:]

@@ -4,9 +4,10 @@ The join has one definition, the `point_in_time_join` macro. An ad-hoc training 
 asks dbt (in-process, through its Python API) to compile that macro for the
 requested views, with its own profile (an in-memory DuckDB), target path and log
 path, so the project's `target/` and DuckDB file are never touched. The spine is
-named through a DuckDB variable, so the SQL depends on the spine's columns but not
-on its path: the last SQL compiled for a request is kept, to start the join while
-dbt starts up (see training_set.py), and used only when dbt compiles the same.
+named through a DuckDB variable and passes through as `spine.*`, so the SQL
+depends on neither its path nor its columns (the macro reads them only to refuse
+name clashes): the last SQL compiled for a request is kept, to start the join
+while dbt starts up (see training_set.py), and used only when dbt compiles the same.
 """
 
 from __future__ import annotations
@@ -40,10 +41,9 @@ class TrainingSetError(FeatureStoreError):
 
 @dataclass(frozen=True)
 class JoinRequest:
-    """What the compiled SQL depends on: the views and features, the spine's columns, the version."""
+    """What the compiled SQL depends on: the views and features, the spine's timestamp, the version."""
 
     selection: tuple[tuple[str, tuple[str, ...]], ...]  # (view, features) in output order
-    spine_columns: tuple[str, ...]
     spine_timestamp: str = "event_timestamp"
     implementation: str | None = None  # None: the adapter's own (DuckDB's ASOF join)
 
@@ -52,7 +52,6 @@ class JoinRequest:
 
         payload = {
             "selection": self.selection,
-            "spine_columns": self.spine_columns,
             "spine_timestamp": self.spine_timestamp,
             "implementation": self.implementation,
             "dbt": [version("dbt-core"), version("dbt-duckdb")],

@@ -148,7 +148,7 @@ def _build(
     columns = tuple(pq.read_schema(spine_path).names)
     if ROW_NUMBER_COLUMN in columns:
         raise TrainingSetError(f"the spine has a column {ROW_NUMBER_COLUMN!r}, used by the join: rename it")
-    request = JoinRequest(selection, columns, spine_timestamp, implementation)
+    request = JoinRequest(selection, spine_timestamp, implementation)
     compiler = Compiler(project_dir, cache_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(f".{out.name}.partial")
@@ -207,8 +207,12 @@ def connect(threads: int | None = None) -> duckdb.DuckDBPyConnection:
 
 
 def prepare(connection: duckdb.DuckDBPyConnection, compiled: CompiledJoin, locations: dict[str, Path],
-            spine_path: Path) -> str:
-    """Point each view's relation at its Parquet file and the spine variable at the spine; the query."""
+            spine_path: Path, keep_order: bool = True) -> str:
+    """Point each view's relation at its Parquet file and the spine variable at the spine; the query.
+
+    With keep_order, rows come in the spine's order (a sort of the result); without, in any order,
+    as a training model gives them.
+    """
     current = connection.execute("select current_database()").fetchone()[0]  # type: ignore[index]
     for view, (database, schema, identifier) in compiled.relations.items():
         if database != current:
@@ -219,6 +223,8 @@ def prepare(connection: duckdb.DuckDBPyConnection, compiled: CompiledJoin, locat
             f"select * from read_parquet({sql_literal(str(locations[view]))})"
         )
     connection.execute(f"set variable {SPINE_VARIABLE} = {sql_literal(str(spine_path))}")
+    if not keep_order:
+        return f"select * exclude ({ROW_NUMBER_COLUMN}) from (\n{compiled.sql}\n) as training_set"
     return (
         f"select * exclude ({ROW_NUMBER_COLUMN}) from (\n{compiled.sql}\n) as training_set "
         f"order by {ROW_NUMBER_COLUMN}"
@@ -226,10 +232,11 @@ def prepare(connection: duckdb.DuckDBPyConnection, compiled: CompiledJoin, locat
 
 
 def run_join(compiled: CompiledJoin, locations: dict[str, Path], spine_path: Path, out: Path,
-             threads: int | None = None, connection: duckdb.DuckDBPyConnection | None = None) -> int:
+             threads: int | None = None, connection: duckdb.DuckDBPyConnection | None = None,
+             keep_order: bool = True) -> int:
     """Run the compiled join into the Parquet file `out`; the number of rows."""
     connection = connection or connect(threads)
-    query = prepare(connection, compiled, locations, spine_path)
+    query = prepare(connection, compiled, locations, spine_path, keep_order)
     result = connection.execute(f"copy ({query}) to {sql_literal(str(out))} (format parquet)").fetchone()
     return int(result[0]) if result else 0
 

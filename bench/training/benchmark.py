@@ -1,12 +1,12 @@
 """Benchmark the training-set build: the DuckDB (ASOF) and the portable point-in-time join side by side.
 
-Two measurements per implementation, each run in a fresh process so its peak RSS is its own:
+Per implementation, each run in a fresh process so its peak RSS is its own:
 - join: the SQL that dbt compiled from the macro, run by DuckDB over the Parquet
-  histories and written to Parquet (the work of the training model), timed inside
-  the process;
-- whole run: `python -m sync training-set` end to end (Python and dbt start-up, the
-  compile, the join, the Parquet file), first with no SQL kept from an earlier run,
-  then again (the kept SQL starts the join while dbt compiles).
+  histories into a Parquet file and timed inside the process; as a training model
+  runs it, and sorted into the spine's order as the ad-hoc path runs it;
+- whole command: `python -m sync training-set` end to end (Python and dbt start-up,
+  the compile, the join, the Parquet file), first with no SQL kept from an earlier
+  run, then again (the kept SQL starts the join while dbt compiles).
 Both implementations' outputs are compared row for row.
 
     python -m bench.training.generate
@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
@@ -34,7 +35,7 @@ import pyarrow.parquet as pq
 
 from bench.training.generate import DEFAULT_OUT, REPOSITORY
 from sync.registry import load_registry
-from sync.training_compile import IMPLEMENTATIONS, Compiler, JoinRequest, default_cache_dir
+from sync.training_compile import IMPLEMENTATIONS, CompiledJoin, Compiler, JoinRequest, default_cache_dir
 from sync.training_set import connect, resolve_features, run_join
 
 README = REPOSITORY / "bench" / "README.md"
@@ -61,128 +62,152 @@ def run_measured(command: list[str], cwd: Path) -> tuple[float, float, str]:
 def worker(args: argparse.Namespace) -> int:
     """One join in this process: print its seconds and rows as JSON."""
     job = json.loads(Path(args.worker).read_text())
-    from sync.training_compile import CompiledJoin
-
     compiled = CompiledJoin.from_sql(job["sql"])
     locations = {view: Path(path) for view, path in job["locations"].items()}
     connection = connect(args.threads)
     started = time.perf_counter()
-    rows = run_join(compiled, locations, Path(job["spine"]), Path(job["out"]), connection=connection)
+    rows = run_join(compiled, locations, Path(job["spine"]), Path(job["out"]), connection=connection,
+                    keep_order=job["keep_order"])
     print(json.dumps({"seconds": time.perf_counter() - started, "rows": rows}))
     return 0
 
 
-def summary(values: list[float], digits: int = 2) -> str:
-    low, high = min(values), max(values)
-    return f"{statistics.median(values):.{digits}f} ({low:.{digits}f}–{high:.{digits}f})"
+@dataclass
+class Measurement:
+    """Repeated runs of one thing: seconds and peak RSS (MiB) of each."""
+
+    implementation: str
+    what: str
+    seconds: list[float] = field(default_factory=list)
+    rss: list[float] = field(default_factory=list)
+
+    def add(self, seconds: float, rss: float) -> None:
+        self.seconds.append(seconds)
+        self.rss.append(rss)
+        print(f"{self.implementation}: {self.what}: {seconds:.2f}s, peak RSS {rss:.0f} MiB", flush=True)
+
+    def row(self) -> str:
+        low, high = min(self.seconds), max(self.seconds)
+        return (f"| {self.implementation} | {self.what} | {statistics.median(self.seconds):.2f} "
+                f"({low:.2f}–{high:.2f}) | {max(self.rss):.0f} |")
 
 
-def benchmark(args: argparse.Namespace) -> str:
-    project = args.project.resolve()
+WHAT = {
+    "model": "join → Parquet, as a model runs it",
+    "ordered": "join → Parquet in spine order, as the ad-hoc path runs it",
+    "first": "whole `training-set` command, first run",
+    "again": "whole `training-set` command, run again",
+}
+
+
+def measure(args: argparse.Namespace, project: Path,
+            scratch: Path) -> tuple[list[Measurement], dict[str, Path]]:
+    """Every measurement of every implementation, and each one's ad-hoc output."""
     registry = load_registry(project)
     features = [f.name for view in registry.views for f in view.features]
     selection = resolve_features(registry, features)
     locations = {view: registry.view(view).location for view, _ in selection}
     spine = project / "data" / "spine.parquet"
-    spine_rows = pq.read_metadata(spine).num_rows
-    feature_rows = sum(pq.read_metadata(path).num_rows for path in locations.values())
+    python = sys.executable
+    threads = ["--threads", str(args.threads)] if args.threads else []
+    measurements: list[Measurement] = []
+    outputs: dict[str, Path] = {}
+    compiler = Compiler(project)
+    for implementation in args.implementations:
+        compiled = compiler.compile(JoinRequest(selection, implementation=implementation), spine)
+        found = {key: Measurement(implementation, what) for key, what in WHAT.items()}
+        for key in ("model", "ordered"):
+            job = scratch / f"{implementation}-{key}.json"
+            job.write_text(json.dumps({"sql": compiled.sql, "locations": locations, "spine": str(spine),
+                                       "out": str(scratch / f"{implementation}-{key}.parquet"),
+                                       "keep_order": key == "ordered"}))
+            for _ in range(args.repeat):
+                command = [python, "-m", "bench.training.benchmark", "--worker", str(job), *threads]
+                _, rss, output = run_measured(command, REPOSITORY)
+                found[key].add(json.loads(output)["seconds"], rss)
+        out = scratch / f"{implementation}-adhoc.parquet"
+        command = [python, "-m", "sync", "training-set", "--project-dir", str(project), "--spine", str(spine),
+                   "--features", ",".join(features), "--out", str(out), "--implementation", implementation,
+                   *threads]
+        for _ in range(args.repeat):
+            shutil.rmtree(default_cache_dir(project) / "compiled", ignore_errors=True)
+            for key in ("first", "again"):
+                seconds, rss, _ = run_measured(command, REPOSITORY)
+                found[key].add(seconds, rss)
+        outputs[implementation] = out
+        measurements += found.values()
+    return measurements, outputs
+
+
+def compare(outputs: dict[str, Path]) -> str:
+    if len(outputs) != 2:
+        return "not compared (one implementation measured)"
+    first, second = (str(path) for path in outputs.values())
+    differ = duckdb.execute(
+        f"select (select count(*) from (from '{first}' except all from '{second}'))"
+        f" + (select count(*) from (from '{second}' except all from '{first}'))"
+    ).fetchone()[0]  # type: ignore[index]
+    return "identical, row for row" if differ == 0 else f"DIFFERENT ({differ} rows)"
+
+
+def benchmark(args: argparse.Namespace) -> str:
+    project = args.project.resolve()
+    registry = load_registry(project)
+    views = [registry.view(name) for name in sorted(v.name for v in registry.views)]
+    spine_rows = pq.read_metadata(project / "data" / "spine.parquet").num_rows
+    feature_rows = sum(pq.read_metadata(view.location).num_rows for view in views)
     entities = duckdb.execute(
-        f"select count(distinct user_id) from read_parquet({[str(p) for p in locations.values()]})"
+        f"select count(distinct user_id) from read_parquet({[view.location for view in views]})"
     ).fetchone()[0]  # type: ignore[index]
     load = os.getloadavg()
     scratch = Path(tempfile.mkdtemp(prefix="training_bench_"))
-    python = sys.executable
-    rows: dict[str, dict[str, str]] = {}
-    outputs: dict[str, Path] = {}
     try:
-        compiler = Compiler(project)
-        columns = tuple(pq.read_schema(spine).names)
-        for implementation in args.implementations:
-            request = JoinRequest(selection, columns, implementation=implementation)
-            compiled = compiler.compile(request, spine)
-            job = scratch / f"{implementation}.json"
-            job.write_text(json.dumps({"sql": compiled.sql, "locations": locations, "spine": str(spine),
-                                       "out": str(scratch / f"{implementation}-join.parquet")}))
-            joins, join_rss = [], []
-            for _ in range(args.repeat):
-                command = [python, "-m", "bench.training.benchmark", "--worker", str(job)]
-                if args.threads:
-                    command += ["--threads", str(args.threads)]
-                _, rss, output = run_measured(command, REPOSITORY)
-                joins.append(json.loads(output)["seconds"])
-                join_rss.append(rss)
-                print(f"{implementation}: join {joins[-1]:.2f}s, peak RSS {rss:.0f} MiB", flush=True)
-
-            runs, run_rss = [], []
-            out = scratch / f"{implementation}-adhoc.parquet"
-            command = [python, "-m", "sync", "training-set", "--project-dir", str(project),
-                       "--spine", str(spine), "--features", ",".join(features), "--out", str(out),
-                       "--implementation", implementation]
-            if args.threads:
-                command += ["--threads", str(args.threads)]
-            shutil.rmtree(default_cache_dir(project) / "compiled", ignore_errors=True)
-            for attempt in range(args.repeat + 1):
-                seconds, rss, _ = run_measured(command, REPOSITORY)
-                runs.append(seconds)
-                run_rss.append(rss)
-                kind = "first (no kept SQL)" if attempt == 0 else "again"
-                print(f"{implementation}: whole run, {kind}: {seconds:.2f}s, peak RSS {rss:.0f} MiB",
-                      flush=True)
-            outputs[implementation] = out
-            rows[implementation] = {
-                "join": summary(joins), "join_rss": f"{max(join_rss):.0f}",
-                "first": f"{runs[0]:.2f}", "again": summary(runs[1:]), "run_rss": f"{max(run_rss):.0f}",
-            }
-        identical = "not compared"
-        if len(outputs) == 2:
-            first, second = (str(path) for path in outputs.values())
-            differ = duckdb.execute(
-                f"select (select count(*) from (from '{first}' except all from '{second}'))"
-                f" + (select count(*) from (from '{second}' except all from '{first}'))"
-            ).fetchone()[0]  # type: ignore[index]
-            identical = "identical" if differ == 0 else f"DIFFERENT ({differ} rows)"
+        measurements, outputs = measure(args, project, scratch)
+        identical = compare(outputs)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
+    generate = "python -m bench.training.generate"
     command = "python -m bench.training.benchmark --write-readme"
     if args.repeat != 3:
         command += f" --repeat {args.repeat}"
-    generate = "python -m bench.training.generate"
-    if args.project.resolve() != DEFAULT_OUT.resolve():
+    if project != DEFAULT_OUT.resolve():
         generate += f" --out {args.project}"
         command += f" --project {args.project}"
     lines = [
         HEADING,
         "",
+        "A training set is a spine of labelled events joined point in time to feature views, by the "
+        "`point_in_time_join` macro: in a dbt model (`models/training/`), or ad hoc with "
+        "`python -m sync training-set --spine FILE --features a,b,c --out FILE`. The generator writes a "
+        "dbt project of synthetic histories; the benchmark runs the compiled join and the whole command, "
+        "for the DuckDB (ASOF) and the portable (window functions) implementation.",
+        "",
         f"Measured {datetime.now(UTC):%Y-%m-%d} on {os.cpu_count()} cores ({platform.machine()}), "
         f"DuckDB {version('duckdb')}, dbt-core {version('dbt-core')}: {spine_rows:,} spine rows against "
-        f"{feature_rows:,} feature rows over {entities:,} entities in {len(selection)} views (no ttl; 90d; "
-        f"30d with a created timestamp and ties), {len(features)} features. Load average at the start: "
-        f"{load[0]:.2f}. Each figure: the median of {args.repeat} runs (min–max), each in a fresh process.",
+        f"{feature_rows:,} feature rows over {entities:,} entities in {len(views)} views (no ttl; 90d; "
+        f"30d with a created timestamp and ties), {sum(len(v.features) for v in views)} features. "
+        f"Load average at the start: {load[0]:.2f}. Each figure: the median of {args.repeat} runs "
+        "(min–max), each in a fresh process; peak RSS is the largest of them.",
         "",
         "```",
         generate,
         command,
         "```",
         "",
-        "| implementation | join + Parquet write (s) | peak RSS (MiB) | whole `training-set` run, first (s) "
-        "| whole run, again (s) | peak RSS (MiB) |",
-        "|---|---|---|---|---|---|",
-    ]
-    for implementation, row in rows.items():
-        lines.append(f"| {implementation} | {row['join']} | {row['join_rss']} | {row['first']} "
-                     f"| {row['again']} | {row['run_rss']} |")
-    lines += [
+        "| implementation | what | seconds | peak RSS (MiB) |",
+        "|---|---|---|---|",
+        *(measurement.row() for measurement in measurements),
         "",
         f"The two implementations' training sets: {identical}.",
         "",
-        "- join: the SQL dbt compiled from `point_in_time_join`, run by DuckDB over the Parquet "
-        "histories into a Parquet file, in spine order (what the ad-hoc path runs; a training model "
-        "runs the same join).",
-        "- whole run: `python -m sync training-set` end to end, Python and dbt start-up included. "
-        "*first*: no SQL kept from an earlier run, so dbt compiles, then DuckDB joins. *again*: the SQL "
-        "kept from the last run starts the join while dbt compiles, and stands because dbt compiles the "
-        "same text.",
+        "- join: the SQL that dbt compiled from `point_in_time_join`, run by DuckDB over the Parquet "
+        "histories into a Parquet file, timed inside the process. A training model runs it as it is; "
+        "the ad-hoc path also sorts the result into the spine's order.",
+        "- whole command: `python -m sync training-set` end to end, Python and dbt start-up included. "
+        "*First run*: no SQL kept from an earlier run, so dbt compiles, then DuckDB joins. *Run again*: "
+        "the SQL kept from the last run starts the join while dbt compiles, and stands because dbt "
+        "compiles the same text.",
     ]
     return "\n".join(lines) + "\n"
 

@@ -164,13 +164,16 @@ async def test_every_id_is_read_in_one_round_trip(
     await client.get("/features/user/1")  # the registry is cached from here on
     pipe = store_of(client).pipe
     round_trips: list[list[str]] = []
-    real_execute = pipe.execute
+    real_execute = pipe.execute_packed  # every round trip goes through it, packed as RESP
 
-    async def counting_execute(commands):
-        round_trips.append([command[0] for command in commands])
-        return await real_execute(commands)
+    async def counting_execute(packed: bytes, count: int):
+        lines = packed.split(b"\r\n")  # *<argc>, $<len>, <command name>, ...
+        names = [lines[index + 2] for index, line in enumerate(lines) if line.startswith(b"*")]
+        round_trips.append([name.decode() for name in names])
+        assert len(names) == count
+        return await real_execute(packed, count)
 
-    monkeypatch.setattr(pipe, "execute", counting_execute)
+    monkeypatch.setattr(pipe, "execute_packed", counting_execute)
 
     batch = await client.post("/features/user", json={"ids": list(range(60))})
     single = await client.get("/features/user/7")

@@ -20,7 +20,6 @@ from tests.offline.pit_fixture import (
     FIXTURE_PROJECT,
     IMPLEMENTATIONS,
     SELECTION,
-    SPINE_SCHEMA,
     CaseRunner,
     spine_file,
 )
@@ -53,7 +52,7 @@ def joins(pit_project: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[s
     compiler = Compiler(pit_project)
     return {
         implementation: compiler.compile(
-            JoinRequest(SELECTION, tuple(SPINE_SCHEMA.names), implementation=implementation), spine
+            JoinRequest(SELECTION, implementation=implementation), spine
         )
         for implementation in IMPLEMENTATIONS
     }

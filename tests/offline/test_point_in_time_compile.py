@@ -8,14 +8,14 @@ import pyarrow as pa
 import pytest
 
 from sync.training_compile import Compiler, JoinRequest, TrainingSetError
-from tests.offline.pit_fixture import SELECTION, SPINE_SCHEMA, spine_file
+from tests.offline.pit_fixture import SELECTION, spine_file
 
 TS = pa.timestamp("us")
 
 
 def compile_error(project: Path, folder: Path, selection, columns) -> str:
     spine = spine_file(folder, columns)
-    request = JoinRequest(tuple(selection), tuple(name for name, _ in columns))
+    request = JoinRequest(tuple(selection))
     with pytest.raises(TrainingSetError) as caught:
         Compiler(project).compile(request, spine)
     return str(caught.value)
@@ -54,7 +54,7 @@ def test_a_spine_without_its_timestamp_is_refused(pit_project, tmp_path):
 
 def test_dispatch_picks_the_asof_join_on_duckdb(pit_project, tmp_path, joins):
     spine = spine_file(tmp_path)
-    dispatched = Compiler(pit_project).compile(JoinRequest(SELECTION, tuple(SPINE_SCHEMA.names)), spine)
+    dispatched = Compiler(pit_project).compile(JoinRequest(SELECTION), spine)
     assert dispatched.sql == joins["duckdb"].sql
     assert dispatched.sql.count("asof left join") == len(SELECTION)
     portable = joins["portable"].sql.lower()
