@@ -34,3 +34,7 @@ class ManifestNotFound(FeatureStoreError):
 
 class RedisUnavailable(FeatureStoreError):
     """Redis cannot be reached or refused a command."""
+
+
+class UnsafeRedis(FeatureStoreError):
+    """A Redis the sync must not write to (it may evict keys): a setting to change, not a retry."""

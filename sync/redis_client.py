@@ -8,7 +8,7 @@ from pathlib import Path
 import redis
 
 from sync.embedded_redis import ensure_project_redis
-from sync.errors import RedisUnavailable
+from sync.errors import RedisUnavailable, UnsafeRedis
 
 REDIS_URL_ENV = "REDIS_URL"
 SAFE_MEMORY_POLICIES = ("noeviction",)
@@ -60,7 +60,7 @@ def check_memory_policy(client: redis.Redis) -> None:
     if isinstance(policy, bytes):
         policy = policy.decode()
     if policy not in SAFE_MEMORY_POLICIES:
-        raise RedisUnavailable(
+        raise UnsafeRedis(
             f"Redis maxmemory-policy is '{policy}', which can evict features and serve them as missing; "
             "set it to noeviction (`CONFIG SET maxmemory-policy noeviction`, or in redis.conf)"
         )

@@ -176,7 +176,7 @@ def test_evicting_redis_is_refused(built_project, redis_url, client) -> None:
 def test_unreachable_redis_is_a_clear_error(built_project) -> None:
     from sync.embedded_redis import free_port
 
-    result = sync_cli(built_project, f"redis://127.0.0.1:{free_port()}/0")
+    result = sync_cli(built_project, f"redis://127.0.0.1:{free_port()}/0", "--retries", "0")
     assert result.returncode == 1
     assert "cannot reach Redis at redis://127.0.0.1" in result.stderr
     assert "Traceback" not in result.stderr
