@@ -249,8 +249,3 @@ def history_rows(view: FeatureView) -> int:
     """Rows in the view's Parquet history, from the file's footer."""
     return pq.ParquetFile(view.location).metadata.num_rows
 
-
-def parse_as_of(text: str) -> datetime:
-    from sync.clock import parse_timestamp
-
-    return parse_timestamp(text)

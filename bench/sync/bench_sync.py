@@ -28,12 +28,14 @@ import redis
 
 from bench.sync.generate import VIEWS, change_entities, generate
 from sync import offline
+from sync.clock import parse_timestamp
 from sync.embedded_redis import EmbeddedRedis, find_redis_server
 from sync.registry import load_registry
 
 REPO = Path(__file__).resolve().parents[2]
 README = REPO / "bench" / "README.md"
 BEGIN, END = "<!-- sync-benchmark:begin -->", "<!-- sync-benchmark:end -->"
+AS_OF = "2026-11-27T00:00:00Z"
 
 
 @dataclass
@@ -56,8 +58,7 @@ def run_measured(command: list[str], env: dict[str, str]) -> Run:
 
 
 def sync_command(project: Path, *flags: str) -> list[str]:
-    return [sys.executable, "-m", "sync", "--project-dir", str(project), "--force",
-            "--as-of", "2026-11-27T00:00:00Z", *flags]
+    return [sys.executable, "-m", "sync", "--project-dir", str(project), "--force", "--as-of", AS_OF, *flags]
 
 
 def reference_sync(project: Path, url: str, port: int) -> Run:
@@ -72,7 +73,7 @@ def reference_sync(project: Path, url: str, port: int) -> Run:
     schemas = offline.check_offline(registry, registry.views)
     for view in registry.views:
         reader = offline.read_latest(connection, view, registry.entity(view.entity), schemas[view.name],
-                                     offline.parse_as_of("2026-11-27T00:00:00Z"))
+                                     parse_timestamp(AS_OF))
         names = [name.encode() for name in view.feature_names]
         ts_field = f"_ts:{view.name}".encode()
         for batch in reader:
