@@ -253,24 +253,32 @@ def add_synthetic_entities(project: BuiltProject, count: int, version: int) -> N
     pq.write_table(pa.concat_tables([table, extra.cast(table.schema)]), path)
 
 
+def hset_calls(client: redis.Redis) -> int:
+    return int(client.info("commandstats").get("cmdstat_hset", {}).get("calls", 0))
+
+
 def test_sync_killed_midway_converges_on_rerun(project, redis_url, client) -> None:
-    add_synthetic_entities(project, 120_000, version=0)
+    """kill -9 as soon as the sync's first writes reach Redis (so mid-way), then rerun and verify."""
+    add_synthetic_entities(project, 150_000, version=0)
     synced(project, redis_url)
     now = project.demo_now.replace(tzinfo=None)
     killed = 0
-    for round_number, delay in enumerate((0.5, 0.8, 1.1)):
-        add_synthetic_entities(project, 120_000, version=round_number + 1)
+    for round_number in range(3):
+        add_synthetic_entities(project, 150_000, version=round_number + 1)
         append_rows(project, "user_watch_stats", [
             {"user_id": uid, "event_timestamp": now - timedelta(minutes=30 - round_number), "watch_count_30d": uid,
              "watch_minutes_30d": round_number, "avg_minutes_per_title_30d": None} for uid in range(1, 400)])
         drop_entity(project, "user_last_genre", 100 + round_number)
+        before = hset_calls(client)
         process = subprocess.Popen(
             [sys.executable, "-m", "sync", "--project-dir", str(project.path), "--as-of",
              project.demo_now.isoformat(), *(["--full"] if round_number == 1 else [])],
             env={**os.environ, "REDIS_URL": redis_url}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             cwd=REPO,
         )
-        time.sleep(delay)
+        deadline = time.monotonic() + 60
+        while hset_calls(client) == before and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.002)
         process.send_signal(signal.SIGKILL)
         killed += process.wait() == -signal.SIGKILL
         synced(project, redis_url)
