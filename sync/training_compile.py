@@ -12,7 +12,9 @@ while dbt starts up (see training_set.py), and used only when dbt compiles the s
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import gc
 import hashlib
 import json
 import os
@@ -122,6 +124,8 @@ class Compiler:
         """Run dbt's compile of the macro for `request` (reading the spine's columns) and keep the SQL."""
         from dbt.cli.main import dbtRunner
 
+        _spare_exit_collection()
+
         assignment = _jinja_text(f"set variable {SPINE_VARIABLE} = {sql_literal(str(spine_path))}")
         setup = f'{{%- do run_query("{assignment}") -%}}\n'
         args = [
@@ -169,6 +173,21 @@ class Compiler:
             partial.write_text(text)
             partial.replace(path)
         return folder
+
+
+_exit_collection_spared = False
+
+
+def _spare_exit_collection() -> None:
+    """At interpreter exit, freeze what is left instead of collecting it.
+
+    dbt leaves a large heap of cyclic objects; the collector's last pass over them took
+    about 0.8 s of a 5 s command. The operating system frees the memory anyway.
+    """
+    global _exit_collection_spared
+    if not _exit_collection_spared:
+        atexit.register(gc.freeze)
+        _exit_collection_spared = True
 
 
 def _jinja_text(text: str) -> str:
