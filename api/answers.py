@@ -24,15 +24,19 @@ def parse_selection(text: str | None) -> list[str] | None:
     return [name.strip() for name in text.split(",") if name.strip()]
 
 
-async def features_answer(store: OnlineStore, entity: str, entity_id: str, features: str | None) -> bytes:
-    read = await store.read(entity, (entity_id,), parse_selection(features))
-    fields = read.hashes[0]
-    canonical_id = read.ids[0]
-    if not fields:
+async def _read_one(store: OnlineStore, entity: str, entity_id: str, names: list[str] | None):
+    """One entity's read and its decoded values and views; EntityNotFound when it has no hash."""
+    read = await store.read(entity, (entity_id,), names)
+    if not read.hashes[0]:
         metrics.entities_not_found(entity)
-        raise EntityNotFound(entity, canonical_id)
+        raise EntityNotFound(entity, read.ids[0])
     ((values, views),) = answers(read)
-    return orjson.dumps({"entity": entity, "id": canonical_id, "features": values, "views": views})
+    return read, values, views
+
+
+async def features_answer(store: OnlineStore, entity: str, entity_id: str, features: str | None) -> bytes:
+    read, values, views = await _read_one(store, entity, entity_id, parse_selection(features))
+    return orjson.dumps({"entity": entity, "id": read.ids[0], "features": values, "views": views})
 
 
 async def batch_answer(store: OnlineStore, entity: str, body: bytes, max_ids: int) -> bytes:
@@ -48,15 +52,9 @@ async def batch_answer(store: OnlineStore, entity: str, body: bytes, max_ids: in
 
 async def context_answer(store: OnlineStore, entity: str, entity_id: str) -> bytes:
     """The entity's features as prompt text (`context`), with the features and views it was rendered from."""
-    read = await store.read(entity, (entity_id,), None)
-    fields = read.hashes[0]
-    canonical_id = read.ids[0]
-    if not fields:
-        metrics.entities_not_found(entity)
-        raise EntityNotFound(entity, canonical_id)
-    ((values, views),) = answers(read)
+    read, values, views = await _read_one(store, entity, entity_id, None)
     context = read.snapshot.contexts[entity].render(values)
-    return orjson.dumps({"entity": entity, "id": canonical_id, "context": context, "features": values, "views": views})
+    return orjson.dumps({"entity": entity, "id": read.ids[0], "context": context, "features": values, "views": views})
 
 
 async def context_batch_answer(store: OnlineStore, entity: str, body: bytes, max_ids: int) -> bytes:
