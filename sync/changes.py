@@ -1,16 +1,24 @@
 """What a sync must write: the new latest rows, diffed against what was last pushed.
 
 The snapshot of the last sync keeps, per entity, a fingerprint of its history
-(every row that counted) and of the latest row it pushed. A sync first
-fingerprints the history again (an integer aggregate, cheap), and recomputes
-the latest row only of entities whose history changed; of those, only rows that
-differ from what was pushed become Redis commands. A full sync recomputes every
-latest row. DuckDB spills to disk past its memory limit, so memory stays flat
-however many entities there are. Each change carries an op:
+(an XOR of the hashes of every row that counted) and of the latest row it
+pushed. An incremental sync hashes the history rows again and XORs them, in one
+aggregate, with the snapshot's fingerprints: an entity whose history is
+unchanged comes to zero, so only the others need their latest row recomputed;
+of those, only rows that differ from what was pushed become Redis commands. A
+full sync recomputes every latest row. DuckDB spills to disk past its memory
+limit, so memory stays flat however many entities there are. Each change
+carries an op:
 
 - `s` set: one HSET of the row's non-null fields and `_ts:{view}`;
 - `r` replace: a feature became null, so HDEL and HSET run together, atomically;
 - `d` delete: the entity left the view; its fields of this view are removed.
+
+The snapshot is a set of base files and of delta files holding, for entities
+changed since the base was written, their new fingerprints: the history one as
+a correction to XOR with the base's (so the aggregate needs no join), and a
+flag for entities that left. A small change rewrites only the delta; the base
+is rewritten when the delta outgrows a share of it.
 
 Fingerprints are 64-bit hashes: two different rows hashing alike would hide a
 change, with odds of about one in 10^19 per changed row.
@@ -18,6 +26,7 @@ change, with odds of about one in 10^19 per changed row.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -29,7 +38,10 @@ from sync.offline import (
     KEY_COLUMN,
     TS_COLUMN,
     TS_VALUE_COLUMN,
+    WHOLE,
+    KeyShare,
     history_fingerprint_sql,
+    history_row_hashes_sql,
     latest_typed_sql,
     literal,
     quote,
@@ -37,12 +49,15 @@ from sync.offline import (
 )
 from sync.registry import Entity, FeatureView
 from sync.resp import CommandSql
+from sync.state import Snapshot
 
 OP_COLUMN = "__op"
 RESP_COLUMN = "__resp"
 HISTORY_COLUMN = "__history"
 HASH_COLUMN = "__hash"
 PRESENT_COLUMN = "__present"
+FIX_COLUMN = "__fix"
+GONE_COLUMN = "__gone"
 HISTORY_TABLE = "history_fingerprints"
 CHANGED_TABLE = "changed_keys"
 LATEST_TABLE = "latest_rows"
@@ -50,7 +65,33 @@ CHANGE_BATCH_ROWS = 50_000
 # Latest rows are computed for at most this many entities at a time: the arg_max
 # aggregate holds every entity's row in memory and cannot spill to disk.
 LATEST_PARTITION_ENTITIES = 1_000_000
-SNAPSHOT_FORMAT = 3
+# The base is rewritten (and the delta emptied) once the delta holds this share of its rows.
+COMPACT_SHARE = 0.1
+SNAPSHOT_FORMAT = 4
+
+
+@dataclass(frozen=True)
+class Staged:
+    """What `stage` found: entities in the view (a full stage), or how many joined and left (incremental)."""
+
+    entities: int | None
+    joined: int
+    left: int
+    recomputed: int
+
+
+def _files(paths: tuple[Path, ...]) -> str:
+    return "read_parquet([" + ", ".join(literal(str(path)) for path in paths) + "])"
+
+
+def snapshot_keys_sql(base: Snapshot, share: KeyShare = WHOLE) -> str:
+    """`__key` of every entity the snapshot holds (in the share)."""
+    where = f"where true{share.condition(KEY_COLUMN)}"
+    if not base.delta:
+        return f"select {KEY_COLUMN} from {_files(base.base)} {where}"
+    return (f"select {KEY_COLUMN} from {_files(base.base)} {where} and {KEY_COLUMN} not in "
+            f"(select {KEY_COLUMN} from {_files(base.delta)}) union all "
+            f"select {KEY_COLUMN} from {_files(base.delta)} {where} and not {GONE_COLUMN}")
 
 
 def stage(
@@ -59,35 +100,80 @@ def stage(
     entity: Entity,
     schema: pa.Schema,
     as_of: datetime,
-    base: Path | None,
-) -> tuple[int, int]:
-    """Fingerprint the history and compute the latest rows that may have changed (all without a base).
+    base: Snapshot | None,
+    share: KeyShare = WHOLE,
+) -> Staged:
+    """Find the entities whose history changed since `base` and compute their latest rows (all, without a base)."""
+    if base is None:
+        connection.execute(f"create or replace temp table {HISTORY_TABLE} as "
+                           f"{history_fingerprint_sql(view, entity, schema, as_of, share)}")
+        (entities,) = connection.execute(f"select count(*) from {HISTORY_TABLE}").fetchone()
+        recomputed = _compute_latest(connection, view, entity, schema, as_of, None, int(entities), share)
+        return Staged(int(entities), 0, 0, recomputed)
+    _find_changed(connection, view, entity, schema, as_of, base, share)
+    joined, left, changed = connection.execute(
+        f"select count(*) filter (where __in_new and not __was), count(*) filter (where __was and not __in_new), "
+        f"count(*) from {CHANGED_TABLE}").fetchone()
+    recomputed = _compute_latest(connection, view, entity, schema, as_of, CHANGED_TABLE, int(changed), share)
+    return Staged(None, int(joined), int(left), recomputed)
 
-    Returns (entities in the view, entities whose latest row was recomputed).
-    """
-    connection.execute(f"create or replace temp table {HISTORY_TABLE} as "
-                       f"{history_fingerprint_sql(view, entity, schema, as_of)}")
-    only_keys = None
-    (entities,) = connection.execute(f"select count(*) from {HISTORY_TABLE}").fetchone()
-    to_compute = entities
-    if base is not None:
-        connection.execute(
-            f"create or replace temp table {CHANGED_TABLE} as select coalesce(n.{KEY_COLUMN}, o.{KEY_COLUMN}) "
-            f"as {KEY_COLUMN} from {HISTORY_TABLE} as n full outer join read_parquet({literal(str(base))}) as o "
-            f"on n.{KEY_COLUMN} = o.{KEY_COLUMN} where n.{KEY_COLUMN} is null or o.{KEY_COLUMN} is null "
-            f"or n.{HISTORY_COLUMN} <> o.{HISTORY_COLUMN}"
-        )
-        only_keys = CHANGED_TABLE
-        (to_compute,) = connection.execute(f"select count(*) from {CHANGED_TABLE}").fetchone()
-    partitions = max(1, -(-int(to_compute) // LATEST_PARTITION_ENTITIES))
+
+def _find_changed(
+    connection: duckdb.DuckDBPyConnection,
+    view: FeatureView,
+    entity: Entity,
+    schema: pa.Schema,
+    as_of: datetime,
+    base: Snapshot,
+    share: KeyShare,
+) -> None:
+    """`changed_keys`: entities whose history fingerprint differs from the snapshot's, with what was pushed."""
+    in_share = f"where true{share.condition(KEY_COLUMN)}"
+    sources = [f"select {KEY_COLUMN}, __row_hash, true as __new "
+               f"from ({history_row_hashes_sql(view, entity, schema, as_of, share)})",
+               f"select {KEY_COLUMN}, {HISTORY_COLUMN}, false from {_files(base.base)} {in_share}"]
+    if base.delta:
+        sources.append(f"select {KEY_COLUMN}, {FIX_COLUMN}, false from {_files(base.delta)} {in_share}")
+    difference = (f"select {KEY_COLUMN}, bit_xor(__row_hash) as __x, bool_or(__new) as __in_new "
+                  f"from ({' union all '.join(sources)}) group by {KEY_COLUMN} having bit_xor(__row_hash) <> 0")
+    if base.delta:
+        d = "d."
+        old_join = f" left join {_files(base.delta)} as d on d.{KEY_COLUMN} = c.{KEY_COLUMN}"
+        was = f"case when d.{KEY_COLUMN} is not null then not d.{GONE_COLUMN} else b.{KEY_COLUMN} is not null end"
+        fix = f"coalesce(d.{FIX_COLUMN}, 0::ubigint)"
+    else:  # no delta: what the base says
+        d, old_join, was, fix = "", "", f"b.{KEY_COLUMN} is not null", "0::ubigint"
+
+    def pushed(column: str) -> str:
+        return f"case when {d}{KEY_COLUMN} is not null then {d}{column} else b.{column} end" if d else f"b.{column}"
+
+    connection.execute(
+        f"create or replace temp table {CHANGED_TABLE} as select c.{KEY_COLUMN}, c.__x, c.__in_new, {was} as __was, "
+        f"{pushed(HASH_COLUMN)} as __old_hash, {pushed(PRESENT_COLUMN)} as __old_present, {fix} as __old_fix, "
+        f"xor(coalesce(b.{HISTORY_COLUMN}, 0::ubigint), {fix}) as __old_history "
+        f"from ({difference}) as c left join {_files(base.base)} as b on b.{KEY_COLUMN} = c.{KEY_COLUMN}{old_join}"
+    )
+
+
+def _compute_latest(
+    connection: duckdb.DuckDBPyConnection,
+    view: FeatureView,
+    entity: Entity,
+    schema: pa.Schema,
+    as_of: datetime,
+    only_keys: str | None,
+    to_compute: int,
+    share: KeyShare,
+) -> int:
+    partitions = max(1, -(-to_compute // LATEST_PARTITION_ENTITIES))
     for index in range(partitions):
-        sql = latest_typed_sql(view, entity, schema, as_of, only_keys, (index, partitions))
+        sql = latest_typed_sql(view, entity, schema, as_of, only_keys, share.part(index, partitions))
         if index == 0:
             connection.execute(f"create or replace temp table {LATEST_TABLE} as {sql}")
         else:
             connection.execute(f"insert into {LATEST_TABLE} {sql}")
     (recomputed,) = connection.execute(f"select count(*) from {LATEST_TABLE}").fetchone()
-    return int(entities), int(recomputed)
+    return int(recomputed)
 
 
 def _row_fingerprint(view: FeatureView, alias: str) -> str:
@@ -97,18 +183,74 @@ def _row_fingerprint(view: FeatureView, alias: str) -> str:
     return f"hash({columns}) as {HASH_COLUMN}, {present} as {PRESENT_COLUMN}"
 
 
-def write_snapshot(connection: duckdb.DuckDBPyConnection, view: FeatureView, path: Path, base: Path | None) -> None:
-    """The base of the next diff: per entity, its history and latest-row fingerprints."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+def needs_compaction(base: Snapshot | None) -> bool:
+    """Whether the next snapshot should rewrite the base (the delta has grown past its share)."""
+    if base is None:
+        return True
+    base_rows, delta_rows = base.rows()
+    return delta_rows >= COMPACT_SHARE * base_rows
+
+
+def write_snapshot(
+    connection: duckdb.DuckDBPyConnection,
+    view: FeatureView,
+    pending: Path,
+    base: Snapshot | None,
+    compact: bool,
+    share: KeyShare = WHOLE,
+) -> None:
+    """Write this share's part of the next snapshot into the `pending` folder.
+
+    Full (no base): a new base from the fingerprints. Incremental: a new delta
+    (the old delta, with this sync's changes merged in) beside the base files
+    already linked into `pending`; or, when `compact`, a new base with every
+    change applied and no delta.
+    """
+    name = f"{share.index}-of-{share.count}.parquet"
     fresh = (f"select h.{KEY_COLUMN}, h.{HISTORY_COLUMN}, {_row_fingerprint(view, 'l')} "
              f"from {HISTORY_TABLE} as h join {LATEST_TABLE} as l on l.{KEY_COLUMN} = h.{KEY_COLUMN}")
-    if base is not None:  # unchanged entities keep their fingerprints
-        fresh = (f"select o.* from read_parquet({literal(str(base))}) as o anti join {CHANGED_TABLE} as c "
-                 f"on o.{KEY_COLUMN} = c.{KEY_COLUMN} union all {fresh}")
-    connection.execute(f"COPY ({fresh}) TO {literal(str(path))} (FORMAT parquet)")
+    if base is None:
+        _copy(connection, fresh, pending / f"base-{name}")
+        return
+    in_share = f"where true{share.condition(KEY_COLUMN)}"
+    changed = (f"select c.{KEY_COLUMN}, xor(c.__old_fix, c.__x) as {FIX_COLUMN}, "
+               f"xor(c.__old_history, c.__x) as {HISTORY_COLUMN}, l.{HASH_COLUMN}, l.{PRESENT_COLUMN}, "
+               f"not c.__in_new as {GONE_COLUMN} from {CHANGED_TABLE} as c left join "
+               f"(select {KEY_COLUMN}, {_row_fingerprint(view, LATEST_TABLE)} from {LATEST_TABLE}) as l "
+               f"on l.{KEY_COLUMN} = c.{KEY_COLUMN}")
+    if not compact:
+        rows = (f"select {KEY_COLUMN}, {FIX_COLUMN}, {HASH_COLUMN}, {PRESENT_COLUMN}, {GONE_COLUMN} "
+                f"from ({changed})")
+        if base.delta:
+            rows += (f" union all select {KEY_COLUMN}, {FIX_COLUMN}, {HASH_COLUMN}, {PRESENT_COLUMN}, {GONE_COLUMN} "
+                     f"from {_files(base.delta)} {in_share} and {KEY_COLUMN} not in "
+                     f"(select {KEY_COLUMN} from {CHANGED_TABLE})")
+        _copy(connection, rows, pending / f"delta-{name}")
+        return
+    delta = _files(base.delta) if base.delta else None
+    old = (f"select {KEY_COLUMN}, {HISTORY_COLUMN}, {HASH_COLUMN}, {PRESENT_COLUMN} "
+           f"from {_files(base.base)} {in_share}")
+    if delta:
+        old = (f"select coalesce(d.{KEY_COLUMN}, b.{KEY_COLUMN}) as {KEY_COLUMN}, "
+               f"xor(coalesce(b.{HISTORY_COLUMN}, 0::ubigint), coalesce(d.{FIX_COLUMN}, 0::ubigint)) "
+               f"as {HISTORY_COLUMN}, "
+               f"case when d.{KEY_COLUMN} is null then b.{HASH_COLUMN} else d.{HASH_COLUMN} end as {HASH_COLUMN}, "
+               f"case when d.{KEY_COLUMN} is null then b.{PRESENT_COLUMN} else d.{PRESENT_COLUMN} end "
+               f"as {PRESENT_COLUMN} "
+               f"from (select * from {_files(base.base)} {in_share}) as b full outer join "
+               f"(select * from {delta} {in_share}) as d on d.{KEY_COLUMN} = b.{KEY_COLUMN} "
+               f"where d.{KEY_COLUMN} is null or not d.{GONE_COLUMN}")
+    rows = (f"select * from ({old}) where {KEY_COLUMN} not in (select {KEY_COLUMN} from {CHANGED_TABLE}) "
+            f"union all select {KEY_COLUMN}, {HISTORY_COLUMN}, {HASH_COLUMN}, {PRESENT_COLUMN} "
+            f"from ({changed}) where not {GONE_COLUMN}")
+    _copy(connection, rows, pending / f"base-{name}")
 
 
-def changes_sql(view: FeatureView, base: Path | None, full: bool) -> str:
+def _copy(connection: duckdb.DuckDBPyConnection, sql: str, path: Path) -> None:
+    connection.execute(f"COPY ({sql}) TO {literal(str(path))} (FORMAT parquet)")
+
+
+def changes_sql(view: FeatureView, base: Snapshot | None, full: bool, share: KeyShare = WHOLE) -> str:
     """Rows to write, as Redis text with their op, from `latest_rows` and the base snapshot.
 
     Incremental (a base, not `full`): recomputed rows whose fingerprint differs
@@ -125,23 +267,21 @@ def changes_sql(view: FeatureView, base: Path | None, full: bool) -> str:
         if base is not None:
             nulls = ", ".join(f"null::varchar as {name}" for name in names)
             sql += (f" union all select 'd', cast(o.{KEY_COLUMN} as varchar), null::varchar, {nulls} "
-                    f"from read_parquet({literal(str(base))}) as o anti join {HISTORY_TABLE} as n "
+                    f"from ({snapshot_keys_sql(base, share)}) as o anti join {HISTORY_TABLE} as n "
                     f"on o.{KEY_COLUMN} = n.{KEY_COLUMN}")
         return sql
     became_null = " or ".join(
-        f"(substr(n.{PRESENT_COLUMN}, {i}, 1) = '0' and substr(o.{PRESENT_COLUMN}, {i}, 1) = '1')"
+        f"(substr(n.{PRESENT_COLUMN}, {i}, 1) = '0' and substr(c.__old_present, {i}, 1) = '1')"
         for i in range(1, len(names) + 1)
     )
     changed = (
         f"select c.{KEY_COLUMN} as changed_key, "
-        f"case when n.{KEY_COLUMN} is null then 'd' when o.{KEY_COLUMN} is not null and ({became_null}) "
-        f"then 'r' else 's' end as {OP_COLUMN} "
-        f"from {CHANGED_TABLE} as c "
+        f"case when n.{KEY_COLUMN} is null then 'd' when c.__was and ({became_null}) then 'r' else 's' end "
+        f"as {OP_COLUMN} from {CHANGED_TABLE} as c "
         f"left join (select {KEY_COLUMN}, {_row_fingerprint(view, LATEST_TABLE)} from {LATEST_TABLE}) as n "
         f"on n.{KEY_COLUMN} = c.{KEY_COLUMN} "
-        f"left join read_parquet({literal(str(base))}) as o on o.{KEY_COLUMN} = c.{KEY_COLUMN} "
-        f"where (n.{KEY_COLUMN} is null and o.{KEY_COLUMN} is not null) or (n.{KEY_COLUMN} is not null and "
-        f"(o.{KEY_COLUMN} is null or n.{HASH_COLUMN} <> o.{HASH_COLUMN} or n.{PRESENT_COLUMN} <> o.{PRESENT_COLUMN}))"
+        f"where (n.{KEY_COLUMN} is null and c.__was) or (n.{KEY_COLUMN} is not null and "
+        f"(not c.__was or n.{HASH_COLUMN} <> c.__old_hash or n.{PRESENT_COLUMN} <> c.__old_present))"
     )
     return (f"select c.{OP_COLUMN}, cast(c.changed_key as varchar) as {ID_COLUMN}, {text} "
             f"from ({changed}) as c left join {LATEST_TABLE} on {LATEST_TABLE}.{KEY_COLUMN} = c.changed_key")
@@ -150,26 +290,33 @@ def changes_sql(view: FeatureView, base: Path | None, full: bool) -> str:
 def read_changes(
     connection: duckdb.DuckDBPyConnection,
     view: FeatureView,
-    base: Path | None,
+    base: Snapshot | None,
     commands: CommandSql,
     full: bool = False,
+    share: KeyShare = WHOLE,
     batch_rows: int = CHANGE_BATCH_ROWS,
 ) -> pa.RecordBatchReader:
     """The changes with each row's Redis command (`__resp`) and op (`__op`), in Arrow batches."""
     resp = commands.expression(ID_COLUMN, OP_COLUMN, TS_COLUMN)
-    sql = f"select {OP_COLUMN}, {resp} as {RESP_COLUMN} from ({changes_sql(view, base, full)})"
+    sql = f"select {OP_COLUMN}, {resp} as {RESP_COLUMN} from ({changes_sql(view, base, full, share)})"
     return connection.execute(sql).fetch_record_batch(batch_rows)
 
 
-def ids_missing_from(connection: duckdb.DuckDBPyConnection, ids: list[str]) -> list[str]:
-    """Of `ids` (Redis key ids), those the view has no row for (Redis has them, the view not)."""
+def ids_missing_from(connection: duckdb.DuckDBPyConnection, ids: list[str], share: KeyShare = WHOLE) -> list[str]:
+    """Of `ids` (Redis key ids) in the share, those the view has no row for (Redis has them, the view not)."""
     if not ids:
         return []
     connection.register("scanned_ids", pa.table({"id": pa.array(ids, pa.string())}))
     try:
+        in_share = ""
+        if share.count > 1:  # the id typed as the view's key, so it hashes as the key does
+            (key_type,) = connection.execute(
+                "select data_type from duckdb_columns() where table_name = ? and column_name = ?",
+                [HISTORY_TABLE, KEY_COLUMN]).fetchone()
+            in_share = f" where true{share.condition(f'try_cast(id as {key_type})')}"
         rows = connection.execute(
-            f"select id from scanned_ids anti join {HISTORY_TABLE} as n on scanned_ids.id = cast(n.{KEY_COLUMN} "
-            "as varchar)"
+            f"select id from (select id from scanned_ids{in_share}) as s anti join {HISTORY_TABLE} as n "
+            f"on s.id = cast(n.{KEY_COLUMN} as varchar)"
         ).fetchall()
     finally:
         connection.unregister("scanned_ids")

@@ -1,6 +1,6 @@
 """`python -m sync`: materialize feature views into Redis, and the commands around it.
 
-    python -m sync [--select NAME_OR_TAG] [--due] [--full] [--force] [--as-of ISO]   sync (the default)
+    python -m sync [--select NAME_OR_TAG] [--due] [--full] [--workers N] [--as-of ISO]   sync (the default)
     python -m sync status                                          per-view state
     python -m sync verify [--sample N]                             online vs offline
     python -m sync training-set --spine F --features a,b --out F   point-in-time training set
@@ -51,7 +51,17 @@ def _run_parser() -> argparse.ArgumentParser:
                         help="rewrite every selected view instead of only what changed since the last sync")
     parser.add_argument("--force", action="store_true",
                         help="publish views whose latest dbt tests failed or are missing (with a warning)")
+    parser.add_argument("--workers", type=_positive, default=1,
+                        help="processes syncing each view in parallel, each a share of its entities by key hash "
+                             "(default 1)")
     return parser
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
 
 
 def _client(project_dir: Path):
@@ -72,7 +82,8 @@ def cmd_run(argv: list[str]) -> int:
             client, url = _client(args.project_dir)
             print(f"syncing into {describe(url)} as of {as_of.isoformat()}", flush=True)
             run_sync(args.project_dir, client, as_of, redis_url=url, prefix=key_prefix(), select=args.select,
-                     only_due=args.due, full=args.full, manifest_path=args.manifest, force=args.force)
+                     only_due=args.due, full=args.full, manifest_path=args.manifest, force=args.force,
+                     workers=args.workers)
             return 0
         except KeyError as error:
             raise FeatureStoreError(str(error.args[0])) from error

@@ -21,6 +21,7 @@ gets a full sync of every view.
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,7 +32,7 @@ import duckdb
 import redis
 
 from sync import offline, quality_gate
-from sync.changes import SNAPSHOT_FORMAT, ids_missing_from, read_changes, stage, write_snapshot
+from sync.changes import SNAPSHOT_FORMAT, needs_compaction
 from sync.clock import parse_timestamp
 from sync.dtypes import format_timestamp
 from sync.errors import FeatureStoreError, RedisUnavailable
@@ -41,6 +42,8 @@ from sync.progress import Progress
 from sync.redis_client import check_memory_policy
 from sync.registry import FeatureView, Registry, load_registry
 from sync.state import SyncRecord, SyncState, ViewRecord
+from sync.view_sync import ShareJob, sync_share
+from sync.workers import WorkerPool
 
 
 @dataclass
@@ -49,13 +52,15 @@ class ViewSummary:
     mode: str
     history_rows: int
     entities: int
+    recomputed: int
     written: int
     deleted: int
     seconds: float
 
     def line(self) -> str:
         return (f"{self.view}: {self.mode} sync, {self.history_rows:,} history rows read, {self.entities:,} "
-                f"entities, {self.written:,} written, {self.deleted:,} deleted in {self.seconds:.2f}s")
+                f"entities ({self.recomputed:,} recomputed), {self.written:,} written, {self.deleted:,} deleted "
+                f"in {self.seconds:.2f}s")
 
 
 @dataclass
@@ -93,6 +98,7 @@ def run_sync(
     say: Callable[[str], None] = print,
     registry: Registry | None = None,
     force: bool = False,
+    workers: int = 1,
 ) -> SyncReport:
     registry = registry or load_registry(project_dir, manifest_path)
     views = registry.select(select)
@@ -123,15 +129,20 @@ def run_sync(
         connection = offline.connect()
         results: list[ViewWriteResult] = []
         rows: dict[str, int] = {}
-        for view in views:
-            summary, result, rows[view.name] = _sync_view(
-                view, registry, schemas[view.name], record, state, writer, connection, as_of,
-                redis_lost=redis_lost, force_full=report.full_reason is not None,
-                redis_has_features=redis_has_features,
-            )
-            results.append(result)
-            report.summaries.append(summary)
-            say(summary.line())
+        pool = WorkerPool(workers, redis_url, prefix, writer.pipeline_rows) if workers > 1 else None
+        try:
+            for view in views:
+                summary, result, rows[view.name] = _sync_view(
+                    view, registry, schemas[view.name], record, state, writer, connection, as_of,
+                    redis_lost=redis_lost, force_full=report.full_reason is not None,
+                    redis_has_features=redis_has_features, pool=pool,
+                )
+                results.append(result)
+                report.summaries.append(summary)
+                say(summary.line())
+        finally:
+            if pool is not None:
+                pool.close()
         generation = uuid.uuid4().hex
         report.version = writer.publish(registry, results, as_of, generation, rows)
         report.cleaned_fields = _remove_dropped_fields(registry, previous_views, writer)
@@ -175,12 +186,15 @@ def _sync_view(
     redis_lost: bool,
     force_full: bool,
     redis_has_features: bool,
+    pool: WorkerPool | None,
 ) -> tuple[ViewSummary, ViewWriteResult, int]:
+    started = time.perf_counter()
     previous = record.views.get(view.name)
+    snapshot = state.snapshot(view.name)
     completed = (previous is not None and previous.complete and previous.snapshot_format == SNAPSHOT_FORMAT
-                 and state.snapshot(view.name).is_file())
+                 and snapshot is not None)
     # What Redis holds for this view is known exactly only after a completed sync to this same Redis.
-    base = state.snapshot(view.name) if completed and not redis_lost else None
+    base = snapshot if completed and not redis_lost else None
     full = force_full or base is None or not previous.same_shape(view)
     # Without a base, only a scan finds entities that must lose this view's fields.
     scan = full and base is None and (redis_lost or previous is not None or redis_has_features)
@@ -188,33 +202,31 @@ def _sync_view(
     record.views[view.name] = ViewRecord.for_view(view)
     state.save(record)
 
-    pending = state.pending_snapshot(view.name)
     diff_base = None if full else base
-    entities, _ = stage(connection, view, registry.entity(view.entity), schema, as_of, diff_base)
-    write_snapshot(connection, view, pending, diff_base)
-    progress = Progress(view.name, entities if full else None)
-    old_fields = previous.feature_names() if previous else []
-    commands = writer.commands_for(view, delete_fields=old_fields)
-    changes = read_changes(connection, view, base, commands, full=full)
-    result = writer.write_changes(view, changes, on_progress=progress.advance)
+    compact = needs_compaction(diff_base)
+    job = ShareJob(
+        view=view, entity=registry.entity(view.entity), schema=schema, as_of=as_of, base=base, full=full,
+        compact=compact, scan=scan, old_fields=tuple(previous.feature_names() if previous else ()),
+        pending=state.start_pending(view.name, keep_base=None if compact else diff_base),
+    )
+    progress = Progress(view.name, None)
+    on_staged = progress.set_total if full else (lambda _: None)
+    if pool is None:
+        results = [sync_share(job, writer, connection, on_progress=progress.advance, on_staged=on_staged)]
+    else:
+        results = pool.run(job, on_progress=progress.advance, on_staged=on_staged)
     progress.close()
-    deleted = result.deleted
-    if scan:
-        deleted += _clear_entities_outside(view, writer, connection, old_fields)
+    if all(result.entities is not None for result in results):
+        entities = sum(result.entities or 0 for result in results)
+    else:
+        entities = previous.rows + sum(r.joined for r in results) - sum(r.left for r in results)
+    written = sum(result.written for result in results)
+    deleted = sum(result.deleted for result in results)
+    seconds = time.perf_counter() - started
+    result = ViewWriteResult(view.name, written, deleted, sum(r.replaced for r in results), seconds)
     summary = ViewSummary(view.name, "full" if full else "incremental", offline.history_rows(view),
-                          entities, result.written, deleted, result.seconds)
+                          entities, sum(r.recomputed for r in results), written, deleted, seconds)
     return summary, result, entities
-
-
-def _clear_entities_outside(view: FeatureView, writer: OnlineWriter, connection, old_fields: list[str]) -> int:
-    """After a full write: remove the view's fields from entities that are not in the view any more."""
-    fields = list(dict.fromkeys([timestamp_field(view.name), *view.feature_names, *old_fields]))
-    prefix = f"{writer.prefix}{view.entity}:"
-    cleared = 0
-    for keys in writer.scan_entity_keys(view.entity):
-        outside = ids_missing_from(connection, [key[len(prefix):] for key in keys])
-        cleared += writer.delete_fields((prefix + entity_id for entity_id in outside), fields)
-    return cleared
 
 
 def _previous_views(record: SyncRecord, writer: OnlineWriter) -> dict[str, tuple[str, list[str]]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -28,6 +29,33 @@ DEFAULT_BATCH_ROWS = 100_000
 
 MEMORY_LIMIT_ENV = "FEATURE_STORE_DUCKDB_MEMORY"
 DEFAULT_MEMORY_LIMIT = "512MB"
+# Group by key with a directly indexed table when the keys' range (from the
+# Parquet statistics) spans at most 2^22 values: several times faster than
+# hashing for dense integer ids. Wider ranges keep the hash table, which spills.
+PERFECT_HASH_BITS = 22
+
+
+@dataclass(frozen=True)
+class KeyShare:
+    """The entities whose key hashes into share `index` of `count`: one worker's or one pass's part.
+
+    Shares nest without correlation: part j of p of share i of n is share
+    i + n*j of n*p (hash % (n*p) = i + n*j exactly when hash % n = i and
+    (hash // n) % p = j).
+    """
+
+    index: int = 0
+    count: int = 1
+
+    def condition(self, key: str) -> str:
+        """` and <key is in the share>`, or nothing for the whole."""
+        return "" if self.count == 1 else f" and hash({key}) % {self.count} = {self.index}"
+
+    def part(self, index: int, count: int) -> KeyShare:
+        return KeyShare(self.index + self.count * index, self.count * count)
+
+
+WHOLE = KeyShare()
 
 
 def connect() -> duckdb.DuckDBPyConnection:
@@ -38,6 +66,7 @@ def connect() -> duckdb.DuckDBPyConnection:
     connection.execute(f"SET memory_limit = '{os.environ.get(MEMORY_LIMIT_ENV, DEFAULT_MEMORY_LIMIT)}'")
     connection.execute(f"SET temp_directory = {literal(os.path.join(tempfile.gettempdir(), 'feature_store_duckdb'))}")
     connection.execute("SET preserve_insertion_order = false")
+    connection.execute(f"SET perfect_ht_threshold = {PERFECT_HASH_BITS}")
     return connection
 
 
@@ -159,12 +188,15 @@ def timestamp_literal(moment: datetime) -> str:
     return f"TIMESTAMP '{naive_utc(moment).isoformat(sep=' ')}'"
 
 
-def history_filter(view: FeatureView, entity: Entity, schema: pa.Schema, as_of: datetime) -> str:
-    """The view's history rows that count at `as_of`: a key, a timestamp, not after the clock."""
+def history_filter(
+    view: FeatureView, entity: Entity, schema: pa.Schema, as_of: datetime, share: KeyShare = WHOLE
+) -> str:
+    """The view's history rows that count at `as_of`: a key (in the share), a timestamp, not after the clock."""
     key = quote(entity.join_key)
     ts = _utc_timestamp(view.timestamp, schema.field(view.timestamp).type)
     return (f"from read_parquet({literal(view.location)}) "
-            f"where {key} is not null and {ts} is not null and {ts} <= {timestamp_literal(as_of)}")
+            f"where {key} is not null and {ts} is not null and {ts} <= {timestamp_literal(as_of)}"
+            f"{share.condition(key)}")
 
 
 def latest_typed_sql(
@@ -173,7 +205,7 @@ def latest_typed_sql(
     schema: pa.Schema,
     as_of: datetime,
     only_keys: str | None = None,
-    partition: tuple[int, int] | None = None,
+    share: KeyShare = WHOLE,
 ) -> str:
     """Each entity's latest row at or before `as_of` (whatever its age), typed.
 
@@ -181,9 +213,9 @@ def latest_typed_sql(
     and the features (timestamps as naive UTC). Ties on the event timestamp go to
     the latest `created_timestamp` (a null one loses), as in the point-in-time
     join. A hash aggregate (arg_max) rather than a window: no sort per entity.
-    `only_keys` names a table of `__key`s to limit the work to; `partition`
-    (index, count) keeps the entities whose key hashes into that share, so the
-    aggregate's state (which cannot spill to disk) stays within memory.
+    `only_keys` names a table of `__key`s to limit the work to; `share` keeps
+    the entities whose key hashes into it (a worker's part, split further so
+    the aggregate's state, which cannot spill to disk, stays within memory).
     """
     key = quote(entity.join_key)
     ts = _utc_timestamp(view.timestamp, schema.field(view.timestamp).type)
@@ -198,25 +230,33 @@ def latest_typed_sql(
     )
     row = f"struct_pack({TS_VALUE_COLUMN} := {ts}, {features})"
     restrict = f" and {key} in (select {KEY_COLUMN} from {only_keys})" if only_keys else ""
-    if partition and partition[1] > 1:
-        restrict += f" and hash({key}) % {partition[1]} = {partition[0]}"
     return (
         f"select {key} as {KEY_COLUMN}, unnest(arg_max({row}, {rank})) "
-        f"{history_filter(view, entity, schema, as_of)}{restrict} group by {key}"
+        f"{history_filter(view, entity, schema, as_of, share)}{restrict} group by {key}"
     )
 
 
-def history_fingerprint_sql(view: FeatureView, entity: Entity, schema: pa.Schema, as_of: datetime) -> str:
+def history_row_hashes_sql(
+    view: FeatureView, entity: Entity, schema: pa.Schema, as_of: datetime, share: KeyShare = WHOLE
+) -> str:
+    """`__key` and `__row_hash` of every history row that counts at `as_of`."""
+    key = quote(entity.join_key)
+    columns = [view.timestamp, *([view.created_timestamp] if view.created_timestamp else []), *view.feature_names]
+    return (f"select {key} as {KEY_COLUMN}, hash({', '.join(quote(c) for c in columns)}) as __row_hash "
+            f"{history_filter(view, entity, schema, as_of, share)}")
+
+
+def history_fingerprint_sql(
+    view: FeatureView, entity: Entity, schema: pa.Schema, as_of: datetime, share: KeyShare = WHOLE
+) -> str:
     """Per entity, a fingerprint of every history row that counts at `as_of` (an XOR of row hashes).
 
     Any row added, removed or changed (a late-arriving row included), or newly
     reached by the clock, changes it: only those entities need their latest row
     recomputed. Far cheaper than the latest row itself (an integer aggregate).
     """
-    key = quote(entity.join_key)
-    columns = [view.timestamp, *([view.created_timestamp] if view.created_timestamp else []), *view.feature_names]
-    return (f"select {key} as {KEY_COLUMN}, bit_xor(hash({', '.join(quote(c) for c in columns)})) as __history "
-            f"{history_filter(view, entity, schema, as_of)} group by {key}")
+    return (f"select {KEY_COLUMN}, bit_xor(__row_hash) as __history "
+            f"from ({history_row_hashes_sql(view, entity, schema, as_of, share)}) group by {KEY_COLUMN}")
 
 
 def latest_rows_sql(view: FeatureView, entity: Entity, schema: pa.Schema, as_of: datetime) -> str:

@@ -21,6 +21,9 @@ class Progress:
         self.started = time.perf_counter()
         self.last_shown = self.started
 
+    def set_total(self, total: int | None) -> None:
+        self.total = total
+
     def advance(self, rows: int) -> None:
         self.done += rows
         now = time.perf_counter()

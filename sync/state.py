@@ -3,8 +3,10 @@
 Per Redis target (URL without password, plus key prefix) a folder holds:
 - `record.json`: the generation token last published into Redis, and per view
   its entity, features, model checksum, and whether its last sync completed;
-- `<view>.parquet`: the rows last pushed for the view (Redis text), the base
-  the next sync diffs against.
+- `<view>/`: fingerprints of what the last sync pushed for the view, the base
+  the next sync diffs against: `base-*.parquet` files, and `delta-*.parquet`
+  files that override them for the entities changed since the base was
+  written (so a small change rewrites a small file, not the whole snapshot).
 
 The record is replaced atomically (write, fsync, rename). A Redis whose token
 differs from the record lost or rolled back data, and gets a full sync; a view
@@ -16,9 +18,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+import pyarrow.parquet as pq
 
 from sync.redis_client import describe
 from sync.registry import FeatureView
@@ -70,11 +75,24 @@ class SyncState:
     def record_path(self) -> Path:
         return self.folder / "record.json"
 
-    def snapshot(self, view: str) -> Path:
-        return self.folder / f"{view}.parquet"
+    def snapshot_dir(self, view: str) -> Path:
+        return self.folder / view
 
-    def pending_snapshot(self, view: str) -> Path:
-        return self.folder / f"{view}.next.parquet"
+    def pending_dir(self, view: str) -> Path:
+        return self.folder / f"{view}.next"
+
+    def snapshot(self, view: str) -> Snapshot | None:
+        """The committed snapshot of a view, or None when there is none."""
+        return Snapshot.read(self.snapshot_dir(view))
+
+    def start_pending(self, view: str, keep_base: Snapshot | None = None) -> Path:
+        """An empty folder for the next snapshot; `keep_base`'s base files are linked in (not copied)."""
+        pending = self.pending_dir(view)
+        shutil.rmtree(pending, ignore_errors=True)
+        pending.mkdir(parents=True)
+        for path in keep_base.base if keep_base else ():
+            os.link(path, pending / path.name)
+        return pending
 
     def load(self) -> SyncRecord:
         try:
@@ -96,9 +114,40 @@ class SyncState:
         os.replace(temporary, self.record_path)
 
     def commit_snapshot(self, view: str) -> None:
-        """The pending snapshot becomes the base of the next diff."""
-        os.replace(self.pending_snapshot(view), self.snapshot(view))
+        """The pending snapshot becomes the base of the next diff.
+
+        Two renames, not one: a kill between them leaves the view's record
+        incomplete (it is saved after this), so the next sync rewrites the view
+        in full and never reads a half-swapped snapshot.
+        """
+        current, retired = self.snapshot_dir(view), self.folder / f"{view}.old"
+        shutil.rmtree(retired, ignore_errors=True)
+        if current.exists():
+            os.replace(current, retired)
+        os.replace(self.pending_dir(view), current)
+        shutil.rmtree(retired, ignore_errors=True)
 
     def drop_snapshot(self, view: str) -> None:
-        self.snapshot(view).unlink(missing_ok=True)
-        self.pending_snapshot(view).unlink(missing_ok=True)
+        for folder in (self.snapshot_dir(view), self.pending_dir(view), self.folder / f"{view}.old"):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A view's last pushed fingerprints: base files, and delta files that override them per entity."""
+
+    base: tuple[Path, ...]
+    delta: tuple[Path, ...] = ()
+
+    @classmethod
+    def read(cls, folder: Path) -> Snapshot | None:
+        base = tuple(sorted(folder.glob("base-*.parquet")))
+        if not base:
+            return None
+        return cls(base, tuple(sorted(folder.glob("delta-*.parquet"))))
+
+    def rows(self) -> tuple[int, int]:
+        """Rows in the base files and in the delta files (from the Parquet footers)."""
+        def count(paths: tuple[Path, ...]) -> int:
+            return sum(pq.ParquetFile(path).metadata.num_rows for path in paths)
+        return count(self.base), count(self.delta)

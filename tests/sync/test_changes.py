@@ -37,8 +37,8 @@ def test_partitioned_latest_rows_equal_one_pass(tmp_path: Path, monkeypatch: pyt
     for partition_size in (10_000, 70):
         monkeypatch.setattr(changes, "LATEST_PARTITION_ENTITIES", partition_size)
         connection = offline.connect()
-        entities, recomputed = changes.stage(connection, definition, ENTITY, schema, as_of, None)
-        assert entities == recomputed == 500
+        staged = changes.stage(connection, definition, ENTITY, schema, as_of, None)
+        assert staged.entities == staged.recomputed == 500
         results.append(sorted(connection.execute(f"select * from {changes.LATEST_TABLE}").fetchall()))
     assert results[0] == results[1]
     # Versions 3 and 7 tie on the latest event timestamp (+3h): the later load, 7, wins.
