@@ -82,8 +82,11 @@ def generate(out: Path, entities: int, rows_per_entity: int) -> None:
     (out / "target" / "manifest.json").write_text(json.dumps(manifest(out)))
 
 
-def change_entities(out: Path, share: float, stamp: str = "2026-11-20 12:00:00") -> int:
-    """Give a share of entities a new latest row in every view (an incremental sync's input)."""
+def change_entities(out: Path, share: float, stamp: str = "2026-11-20 12:00:00", offset: int = 0) -> int:
+    """Give a share of entities a new latest row in every view (an incremental sync's input).
+
+    `offset` picks which share (ids equal to it modulo 1/share), so rounds can change different entities.
+    """
     connection = duckdb.connect()
     changed = 0
     for name, (_, _, features) in VIEWS.items():
@@ -95,12 +98,14 @@ def change_entities(out: Path, share: float, stamp: str = "2026-11-20 12:00:00")
                 select * from read_parquet('{path}')
                 union all
                 select e as user_id, timestamp '{stamp}' as event_timestamp, {columns}
-                from (select distinct user_id as e, 1000 as v from read_parquet('{path}') where user_id % {step} = 0)
+                from (select distinct user_id as e, 1000 + {offset} as v from read_parquet('{path}')
+                      where user_id % {step} = {offset % step})
             ) to '{path}.tmp' (format parquet, compression zstd)
         """)
         Path(f"{path}.tmp").replace(path)
         changed = connection.execute(
-            f"select count(distinct user_id) from read_parquet('{path}') where user_id % {step} = 0").fetchone()[0]
+            f"select count(distinct user_id) from read_parquet('{path}') where user_id % {step} = {offset % step}"
+        ).fetchone()[0]
     return changed
 
 
