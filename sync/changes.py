@@ -44,6 +44,7 @@ from sync.offline import (
     history_row_hashes_sql,
     latest_typed_sql,
     literal,
+    perfect_hashing,
     quote,
     text_columns_sql,
 )
@@ -104,6 +105,7 @@ def stage(
     share: KeyShare = WHOLE,
 ) -> Staged:
     """Find the entities whose history changed since `base` and compute their latest rows (all, without a base)."""
+    perfect_hashing(connection, True)
     if base is None:
         connection.execute(f"create or replace temp table {HISTORY_TABLE} as "
                            f"{history_fingerprint_sql(view, entity, schema, as_of, share)}")
@@ -165,6 +167,7 @@ def _compute_latest(
     to_compute: int,
     share: KeyShare,
 ) -> int:
+    perfect_hashing(connection, False)
     partitions = max(1, -(-to_compute // LATEST_PARTITION_ENTITIES))
     for index in range(partitions):
         sql = latest_typed_sql(view, entity, schema, as_of, only_keys, share.part(index, partitions))

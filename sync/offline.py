@@ -29,10 +29,18 @@ DEFAULT_BATCH_ROWS = 100_000
 
 MEMORY_LIMIT_ENV = "FEATURE_STORE_DUCKDB_MEMORY"
 DEFAULT_MEMORY_LIMIT = "512MB"
-# Group by key with a directly indexed table when the keys' range (from the
-# Parquet statistics) spans at most 2^22 values: several times faster than
-# hashing for dense integer ids. Wider ranges keep the hash table, which spills.
+# For the fingerprint aggregates over every entity: group by key with a directly
+# indexed table when the keys' range (from the Parquet statistics) spans at most
+# 2^22 values, about twice as fast as hashing for dense integer ids. Wider ranges
+# keep the hash table, which spills. Not for aggregates over a few entities: the
+# table spans the whole key range however few groups it holds.
 PERFECT_HASH_BITS = 22
+DEFAULT_PERFECT_HASH_BITS = 12  # DuckDB's own default
+
+
+def perfect_hashing(connection: duckdb.DuckDBPyConnection, on: bool) -> None:
+    bits = PERFECT_HASH_BITS if on else DEFAULT_PERFECT_HASH_BITS
+    connection.execute(f"SET perfect_ht_threshold = {bits}")
 
 
 @dataclass(frozen=True)
@@ -66,7 +74,6 @@ def connect() -> duckdb.DuckDBPyConnection:
     connection.execute(f"SET memory_limit = '{os.environ.get(MEMORY_LIMIT_ENV, DEFAULT_MEMORY_LIMIT)}'")
     connection.execute(f"SET temp_directory = {literal(os.path.join(tempfile.gettempdir(), 'feature_store_duckdb'))}")
     connection.execute("SET preserve_insertion_order = false")
-    connection.execute(f"SET perfect_ht_threshold = {PERFECT_HASH_BITS}")
     return connection
 
 
