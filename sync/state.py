@@ -41,6 +41,7 @@ class ViewRecord:
     rows: int = 0
     changed: int = 0
     snapshot_format: int = 0
+    source_digest: str = ""  # of the Parquet history the last sync read (see offline.source_digest)
 
     @classmethod
     def for_view(cls, view: FeatureView, snapshot_format: int = 0) -> ViewRecord:
@@ -85,12 +86,14 @@ class SyncState:
         """The committed snapshot of a view, or None when there is none."""
         return Snapshot.read(self.snapshot_dir(view))
 
-    def start_pending(self, view: str, keep_base: Snapshot | None = None) -> Path:
-        """An empty folder for the next snapshot; `keep_base`'s base files are linked in (not copied)."""
+    def start_pending(self, view: str, keep_base: Snapshot | None = None, keep_delta: bool = False) -> Path:
+        """An empty folder for the next snapshot; `keep_base`'s base (and with `keep_delta`, delta) files
+        are linked in, not copied."""
         pending = self.pending_dir(view)
         shutil.rmtree(pending, ignore_errors=True)
         pending.mkdir(parents=True)
-        for path in keep_base.base if keep_base else ():
+        kept = (*keep_base.base, *(keep_base.delta if keep_delta else ())) if keep_base else ()
+        for path in kept:
             os.link(path, pending / path.name)
         return pending
 

@@ -96,7 +96,7 @@ def test_select_by_tag_and_due(built_project, redis_url, client) -> None:
     later = built_project.demo_now + timedelta(hours=2)
     result = sync_cli(built_project, redis_url, "--select", "daily", as_of=later)
     assert result.returncode == 0, result.stderr
-    assert "user_segment: incremental sync" in result.stdout and "user_watch_stats" not in result.stdout
+    assert "user_segment: unchanged since the last sync" in result.stdout and "user_watch_stats" not in result.stdout
     assert client.hget("{_fs}:view:user_segment", "last_sync_at") == format_timestamp(later)
     assert client.hget("{_fs}:view:user_watch_stats", "last_sync_at") == format_timestamp(built_project.demo_now)
 
