@@ -59,8 +59,8 @@ def synced(project: BuiltProject, url: str, *args: str, **kwargs) -> str:
     return result.stdout
 
 
-def assert_verified(project: BuiltProject, url: str) -> None:
-    result = sync_cli(project, url, "verify")
+def assert_verified(project: BuiltProject, url: str, as_of: datetime | None = None) -> None:
+    result = sync_cli(project, url, "verify", as_of=as_of)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.count(": ok") == 3, result.stdout
 
@@ -71,3 +71,8 @@ def summary(stdout: str, view: str) -> str:
 
 def cluster_client(url: str) -> redis.RedisCluster:
     return redis.RedisCluster.from_url(url, decode_responses=True)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
