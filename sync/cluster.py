@@ -13,9 +13,15 @@ from collections.abc import Mapping
 
 import redis
 
+from sync.errors import FeatureStoreError
+
 CLUSTER_ENV = "REDIS_CLUSTER"
 YES = ("1", "true", "yes", "on")
 NO = ("0", "false", "no", "off")
+
+
+class ClusterSettingError(FeatureStoreError, ValueError):
+    """`REDIS_CLUSTER` holds something else than yes, no or nothing."""
 
 
 def cluster_setting(environ: Mapping[str, str] | None = None) -> bool | None:
@@ -27,7 +33,9 @@ def cluster_setting(environ: Mapping[str, str] | None = None) -> bool | None:
         return False
     if text in ("", "auto"):
         return None
-    raise ValueError(f"{CLUSTER_ENV}={text!r}: use 1 (a cluster), 0 (one server) or leave it unset (ask the server)")
+    raise ClusterSettingError(
+        f"{CLUSTER_ENV}={text!r}: use 1 (a cluster), 0 (one server) or leave it unset (ask the server)"
+    )
 
 
 def info_says_cluster(info: Mapping[str, object]) -> bool:
