@@ -1,4 +1,5 @@
-"""The FastAPI application: routers, error handlers, and a Redis pool that lives with the app."""
+"""The FastAPI application: routers, error handlers, and a Redis pool (one per node on a cluster)
+that lives with the app."""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ from pathlib import Path
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
+from api.cluster_pipe import open_pipe
 from api.errors import ApiError, install_error_handlers
 from api.fast_path import FeatureFastPath
 from api.observability import Observability
-from api.redis_pipe import RedisPipe
 from api.request_ids import HEADER as REQUEST_ID_HEADER
 from api.routers import catalog, context, feast, features, health, metrics, registry
 from api.security import ApiKeyAuth
@@ -51,7 +52,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         url = resolve_redis_url(settings)
-        pipe = RedisPipe(url, settings.redis_max_connections, settings.redis_timeout_seconds)
+        pipe = await open_pipe(url, settings.redis_max_connections, settings.redis_timeout_seconds,
+                               settings.redis_cluster)
         store = OnlineStore(pipe, url, settings.key_prefix, settings.clock())
         app.state.store = store
         try:

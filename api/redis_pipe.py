@@ -39,11 +39,15 @@ def pack_commands(commands: Sequence[Command]) -> bytes:
     return b"".join(parts)
 
 
+def pack_hgetalls(keys: Sequence[str]) -> bytes:
+    """One `HGETALL` per key, packed without a generic loop: a batch's hot spot."""
+    return b"".join(b"*2\r\n$7\r\nHGETALL\r\n$%d\r\n%b\r\n" % (len(k), k) for k in map(str.encode, keys))
+
+
 def pack_reads(version_key: str, keys: Sequence[str]) -> bytes:
-    """`GET version_key` and one `HGETALL` per key, packed without a generic loop: a batch's hot spot."""
+    """`GET version_key` and one `HGETALL` per key."""
     version = version_key.encode()
-    head = b"*2\r\n$3\r\nGET\r\n$%d\r\n%b\r\n" % (len(version), version)
-    return head + b"".join(b"*2\r\n$7\r\nHGETALL\r\n$%d\r\n%b\r\n" % (len(k), k) for k in map(str.encode, keys))
+    return b"*2\r\n$3\r\nGET\r\n$%d\r\n%b\r\n" % (len(version), version) + pack_hgetalls(keys)
 
 
 class RedisPipe:
@@ -74,16 +78,22 @@ class RedisPipe:
         """
         return await self.execute_packed(pack_commands(commands), len(commands))
 
-    async def execute_packed(self, packed: bytes, count: int) -> list[Any]:
-        """`execute` for commands already in RESP (`count` of them)."""
+    async def read_hashes(self, version_key: str, keys: Sequence[str]) -> tuple[str | None, list[dict[str, str]]]:
+        """The registry version and every key's hash, in one round trip."""
+        replies = await self.execute_packed(pack_reads(version_key, keys), len(keys) + 1)
+        return replies[0], replies[1:]
+
+    async def execute_packed(self, packed: bytes, count: int, errors_as_replies: bool = False) -> list[Any]:
+        """`execute` for commands already in RESP (`count` of them). With `errors_as_replies`, a command's
+        error comes back in its place (a ResponseError) instead of being raised."""
         connection = await self._acquire()
         try:
             async with asyncio.timeout(self._timeout):
                 try:
-                    return await self._round_trip(connection, packed, count)
+                    return await self._round_trip(connection, packed, count, errors_as_replies)
                 except RedisConnectionError:
                     await connection.disconnect(nowait=True)
-                    return await self._round_trip(connection, packed, count)
+                    return await self._round_trip(connection, packed, count, errors_as_replies)
         except TimeoutError as error:
             await connection.disconnect(nowait=True)
             raise RedisTimeoutError(f"no reply within {self._timeout:g}s") from error
@@ -99,15 +109,17 @@ class RedisPipe:
         self._connections.clear()
         self._idle.clear()
 
-    async def _round_trip(self, connection: AbstractConnection, packed: bytes, count: int) -> list[Any]:
+    async def _round_trip(
+        self, connection: AbstractConnection, packed: bytes, count: int, errors_as_replies: bool
+    ) -> list[Any]:
         if not connection.is_connected:
             await connection.connect()
         await connection.send_packed_command(packed, check_health=False)
         parser = connection._parser
         if not isinstance(parser, _AsyncHiredisParser):
-            return [await connection.read_response() for _ in range(count)]
+            return [await _read_one(connection, errors_as_replies) for _ in range(count)]
         try:
-            return await _hiredis_replies(parser, count)
+            return await _hiredis_replies(parser, count, errors_as_replies)
         except OSError as error:
             raise RedisConnectionError(f"error reading from Redis ({error})") from error
 
@@ -143,9 +155,19 @@ class RedisPipe:
         self._idle.append(connection)
 
 
-async def _hiredis_replies(parser: _AsyncHiredisParser, count: int) -> list[Any]:
+async def _read_one(connection: AbstractConnection, errors_as_replies: bool) -> Any:
+    try:
+        return await connection.read_response()
+    except ResponseError as error:
+        if errors_as_replies:
+            return error
+        raise
+
+
+async def _hiredis_replies(parser: _AsyncHiredisParser, count: int, errors_as_replies: bool = False) -> list[Any]:
     """`count` replies from redis-py's hiredis reader, as its read_response gives them (an error reply
-    raised), minus the per-reply calls. No push messages arrive: this client subscribes to nothing."""
+    raised, or kept in place), minus the per-reply calls. No push messages arrive: this client
+    subscribes to nothing."""
     reader = parser._reader
     replies: list[Any] = []
     while len(replies) < count:
@@ -153,7 +175,9 @@ async def _hiredis_replies(parser: _AsyncHiredisParser, count: int) -> list[Any]
         if reply is NOT_ENOUGH_DATA:
             await parser.read_from_socket()  # raises ConnectionError when Redis closed the connection
             continue
-        if isinstance(reply, ResponseError | RedisConnectionError):
+        if isinstance(reply, ResponseError | RedisConnectionError) and not (
+            errors_as_replies and isinstance(reply, ResponseError)
+        ):
             raise reply
         replies.append(reply)
     return replies

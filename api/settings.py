@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from sync import clock
+from sync.cluster import cluster_setting
 from sync.errors import FeatureStoreError
 from sync.keys import PREFIX_ENV
 from sync.redis_client import REDIS_URL_ENV
@@ -33,6 +34,7 @@ class Settings:
     """Everything the app needs to start; `redis_url=None` means the project's embedded server."""
 
     redis_url: str | None = None
+    redis_cluster: bool | None = None  # None: ask the server (`INFO cluster`) at start
     key_prefix: str = ""
     as_of: str | None = None
     max_batch_ids: int = 1000
@@ -66,8 +68,13 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Settings from environment variables; keyword overrides (e.g. from the CLI) win."""
         env = os.environ if environ is None else environ
+        try:
+            cluster = cluster_setting(env)
+        except ValueError as error:
+            raise SettingsError(str(error)) from error
         values: dict[str, Any] = {
             "redis_url": env.get(REDIS_URL_ENV) or None,
+            "redis_cluster": cluster,
             "key_prefix": env.get(PREFIX_ENV, ""),
             "as_of": env.get(clock.AS_OF_ENV) or None,
             "max_batch_ids": _number(env, MAX_BATCH_IDS_ENV, int, cls.max_batch_ids),

@@ -21,6 +21,7 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from api import metrics
+from api.cluster_pipe import ClusterPipe
 from api.errors import (
     InvalidIds,
     InvalidRegistry,
@@ -30,7 +31,7 @@ from api.errors import (
     UnknownFeatures,
 )
 from api.ids import EntityId, InvalidId, parse_id
-from api.redis_pipe import RedisPipe, pack_reads
+from api.redis_pipe import RedisPipe
 from api.snapshot import RegistrySnapshot, Selection, ViewState
 from sync import keys
 from sync.redis_client import describe
@@ -53,7 +54,7 @@ class Read:
 
 
 class OnlineStore:
-    def __init__(self, pipe: RedisPipe, url: str, prefix: str, clock: Callable[[], datetime]) -> None:
+    def __init__(self, pipe: RedisPipe | ClusterPipe, url: str, prefix: str, clock: Callable[[], datetime]) -> None:
         self.pipe = pipe
         self.url = describe(url)
         self.prefix = prefix
@@ -111,10 +112,9 @@ class OnlineStore:
 
     async def _fetch(self, entity_keys: list[str]) -> tuple[str | None, list[dict[str, str]]]:
         try:
-            replies = await self.pipe.execute_packed(pack_reads(self._version_key, entity_keys), len(entity_keys) + 1)
+            return await self.pipe.read_hashes(self._version_key, entity_keys)
         except RedisError as error:
             raise self._unreachable(error) from error
-        return replies[0], replies[1:]
 
     # --- the cached registry ----------------------------------------------------------
 

@@ -299,9 +299,10 @@ def read_changes(
     share: KeyShare = WHOLE,
     batch_rows: int = CHANGE_BATCH_ROWS,
 ) -> pa.RecordBatchReader:
-    """The changes with each row's Redis command (`__resp`) and op (`__op`), in Arrow batches."""
+    """The changes with each row's Redis command (`__resp`), op (`__op`) and entity id (a cluster
+    routes each command by its key), in Arrow batches."""
     resp = commands.expression(ID_COLUMN, OP_COLUMN, TS_COLUMN)
-    sql = f"select {OP_COLUMN}, {resp} as {RESP_COLUMN} from ({changes_sql(view, base, full, share)})"
+    sql = f"select {OP_COLUMN}, {ID_COLUMN}, {resp} as {RESP_COLUMN} from ({changes_sql(view, base, full, share)})"
     return connection.execute(sql).fetch_record_batch(batch_rows)
 
 

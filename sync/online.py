@@ -8,8 +8,10 @@ entity that left the view loses the view's fields in one HDEL.
 
 Commands are packed as RESP by hand and sent in chunks over one connection,
 replies read back with hiredis: the same work `redis-cli --pipe` does, without
-a per-command client object. The registry snapshot, the view states and the
-generation token are published in one MULTI after the data they describe.
+a per-command client object. On a Redis Cluster each batch is split by the
+nodes owning its keys and sent to all of them at once (sync.cluster_writes).
+The registry snapshot, the view states and the generation token are
+published in one MULTI after the data they describe.
 """
 
 from __future__ import annotations
@@ -23,10 +25,13 @@ import pyarrow as pa
 import redis
 
 from sync.changes import OP_COLUMN, RESP_COLUMN
+from sync.cluster_writes import ClusterRespStream, delete_fields_in_cluster, scan_every_master
 from sync.dtypes import format_timestamp
 from sync.keys import registry_key, registry_version_key, view_state_key
+from sync.offline import ID_COLUMN
 from sync.registry import FeatureView, Registry
 from sync.resp import CommandSql
+from sync.resp_stream import RespStream
 
 DEFAULT_PIPELINE_ROWS = 5_000
 
@@ -44,66 +49,6 @@ return 1
 def pack(*parts: bytes) -> bytes:
     """One command in RESP."""
     return b"*%d\r\n" % len(parts) + b"".join(b"$%d\r\n%s\r\n" % (len(part), part) for part in parts)
-
-
-class RespStream:
-    """Ready-made RESP commands written straight to a connection's socket, replies counted.
-
-    Every command the sync sends this way answers with one line (an integer, or
-    an error starting with `-`), so replies are counted by line ends instead of
-    parsed one by one: the same work `redis-cli --pipe` does.
-    """
-
-    def __init__(self, client: redis.Redis) -> None:
-        self.pool = client.connection_pool
-        self.connection = self.pool.get_connection()
-        self.connection.connect()
-
-    def send(self, commands: pa.Array) -> None:
-        if commands.null_count:
-            raise ValueError("a change rendered no Redis command (a null in its text)")
-        _, offsets_buffer, data = commands.buffers()
-        offsets = memoryview(offsets_buffer).cast("q" if pa.types.is_large_string(commands.type) else "i")
-        start, end = offsets[commands.offset], offsets[commands.offset + len(commands)]
-        payload = memoryview(data)[start:end]
-        if self.connection._sock is None:
-            self.connection.connect()
-        sock = self.connection._sock
-        try:
-            sock.sendall(payload)
-            self._read_replies(sock, len(commands))
-        except TimeoutError as error:
-            self.connection.disconnect()
-            raise redis.TimeoutError(f"Redis did not answer the sync's writes in time ({error})") from error
-        except OSError as error:
-            self.connection.disconnect()
-            raise redis.ConnectionError(f"the connection to Redis broke during the sync ({error})") from error
-        except BaseException:
-            self.connection.disconnect()
-            raise
-
-    @staticmethod
-    def _read_replies(sock, expected: int) -> None:
-        seen = 0
-        carry_cr = False
-        failures = bytearray()
-        while seen < expected:
-            chunk = sock.recv(1 << 20)
-            if not chunk:
-                raise redis.ConnectionError("Redis closed the connection while the sync was writing")
-            seen += chunk.count(b"\r\n") + (1 if carry_cr and chunk.startswith(b"\n") else 0)
-            carry_cr = chunk.endswith(b"\r")
-            if b"-" in chunk or failures:
-                failures += chunk
-        if failures:
-            lines = [line for line in bytes(failures).split(b"\r\n") if line.startswith(b"-")]
-            if lines:
-                raise redis.ResponseError(
-                    f"{len(lines)} of {expected} writes failed, first: {lines[0][1:].decode(errors='replace')}"
-                )
-
-    def close(self) -> None:
-        self.pool.release(self.connection)
 
 
 class RawPipeline:
@@ -179,7 +124,7 @@ class OnlineWriter:
         """Send each batch's ready-made commands (see sync.resp) and check every reply."""
         started = time.perf_counter()
         written = deleted = replaced = 0
-        stream = RespStream(self.client)
+        stream = self._stream(f"{self.prefix}{view.entity}:")
         try:
             for batch in batches:
                 if not batch.num_rows:
@@ -188,17 +133,24 @@ class OnlineWriter:
                 deleted += ops.count("d")
                 replaced += ops.count("r")
                 written += batch.num_rows
-                stream.send(batch.column(RESP_COLUMN))
+                stream.send(batch.column(RESP_COLUMN), batch.column(ID_COLUMN))
                 if on_progress:
                     on_progress(batch.num_rows)
         finally:
             stream.close()
         return ViewWriteResult(view.name, written - deleted, deleted, replaced, time.perf_counter() - started)
 
+    def _stream(self, key_prefix: str) -> RespStream | ClusterRespStream:
+        if isinstance(self.client, redis.RedisCluster):
+            return ClusterRespStream(self.client, key_prefix, {self.replace_sha: REPLACE_ROW_SCRIPT})
+        return RespStream(self.client)
+
     def delete_fields(self, keys: Iterable[str], fields: list[str]) -> int:
         """HDEL `fields` from each key (fields of removed features or views); returns keys changed."""
         if not fields:
             return 0
+        if isinstance(self.client, redis.RedisCluster):
+            return delete_fields_in_cluster(self.client, keys, fields, self.pipeline_rows)
         encoded = [f.encode() for f in fields]
         pipe = RawPipeline(self.client, self.pipeline_rows)
         changed = 0
@@ -253,6 +205,9 @@ class OnlineWriter:
         """Every key of an entity's hashes, in batches (for cleanups after a full sync or a schema change)."""
         key_prefix = f"{self.prefix}{entity}:"
         pattern = "".join(f"\\{c}" if c in "*?[]\\" else c for c in key_prefix) + "*"
+        if isinstance(self.client, redis.RedisCluster):
+            yield from scan_every_master(self.client, pattern, count)
+            return
         cursor = 0
         while True:
             cursor, keys = self.client.scan(cursor=cursor, match=pattern, count=count)

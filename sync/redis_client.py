@@ -1,4 +1,8 @@
-"""Connecting to the online store: `REDIS_URL` when set, else the project's embedded server."""
+"""Connecting to the online store: `REDIS_URL` when set, else the project's embedded server.
+
+`REDIS_URL` may name any node of a Redis Cluster (see sync.cluster); the client is then
+redis-py's cluster client, and server checks run on every master.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from pathlib import Path
 
 import redis
 
+from sync.cluster import connect_cluster, is_cluster, primaries
 from sync.embedded_redis import ensure_project_redis
 from sync.errors import RedisUnavailable, UnsafeRedis
 
@@ -24,8 +29,18 @@ def redis_url(project_dir: Path, start_embedded: bool = True) -> str:
     return ensure_project_redis(project_dir)
 
 
-def connect(url: str, decode_responses: bool = False, timeout: float = 5.0) -> redis.Redis:
-    """A client with bounded timeouts, so a dead server gives an error, never a hang."""
+Client = redis.Redis | redis.RedisCluster
+
+
+def connect(url: str, decode_responses: bool = False, timeout: float = 5.0) -> Client:
+    """A client with bounded timeouts, so a dead server gives an error, never a hang; a cluster
+    client when the URL names a cluster node (or `REDIS_CLUSTER=1`)."""
+    if is_cluster(url, timeout):
+        try:
+            return connect_cluster(url, decode_responses, timeout)
+        except redis.RedisError as error:
+            raise RedisUnavailable(f"cannot reach the Redis Cluster at {describe(url)} ({error}): point REDIS_URL "
+                                   "at a node that is up") from error
     return redis.Redis.from_url(
         url,
         decode_responses=decode_responses,
@@ -43,7 +58,7 @@ def describe(url: str) -> str:
     return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
 
 
-def check_reachable(client: redis.Redis, url: str) -> None:
+def check_reachable(client: Client, url: str) -> None:
     try:
         client.ping()
     except redis.RedisError as error:
@@ -53,14 +68,17 @@ def check_reachable(client: redis.Redis, url: str) -> None:
         ) from error
 
 
-def check_memory_policy(client: redis.Redis) -> None:
-    """Refuse a Redis that may evict keys: an evicted feature would be served as silently missing."""
-    info = client.info("memory")
-    policy = info.get("maxmemory_policy", "noeviction")
-    if isinstance(policy, bytes):
-        policy = policy.decode()
-    if policy not in SAFE_MEMORY_POLICIES:
-        raise UnsafeRedis(
-            f"Redis maxmemory-policy is '{policy}', which can evict features and serve them as missing; "
-            "set it to noeviction (`CONFIG SET maxmemory-policy noeviction`, or in redis.conf)"
-        )
+def check_memory_policy(client: Client) -> None:
+    """Refuse a Redis that may evict keys: an evicted feature would be served as silently missing.
+    On a cluster, every master is asked: each holds its own share of the features."""
+    servers = primaries(client) if isinstance(client, redis.RedisCluster) else [("", client)]
+    for name, server in servers:
+        policy = server.info("memory").get("maxmemory_policy", "noeviction")
+        if isinstance(policy, bytes):
+            policy = policy.decode()
+        if policy not in SAFE_MEMORY_POLICIES:
+            where = f"Redis node {name}" if name else "Redis"
+            raise UnsafeRedis(
+                f"{where} maxmemory-policy is '{policy}', which can evict features and serve them as missing; "
+                "set it to noeviction (`CONFIG SET maxmemory-policy noeviction`, or in redis.conf)"
+            )
