@@ -33,7 +33,7 @@ def test_incremental_sync_writes_only_changes_across_nodes(project: BuiltProject
                                                            cluster_url: str) -> None:
     synced(project, cluster_url)
     again = synced(project, cluster_url)
-    assert " 0 written, 0 deleted" in summary(again, "user_watch_stats")
+    assert "unchanged since the last sync" in summary(again, "user_watch_stats")
 
     # Users on different masters: one gets new values, one a value that became null (the Lua replace),
     # one leaves a view.
@@ -93,3 +93,10 @@ def test_redis_cluster_setting_and_an_evicting_master(project: BuiltProject, clu
 def _slots_of(cluster: EmbeddedCluster, port: int) -> list[int]:
     slots = cluster.node_client(port).execute_command("CLUSTER SLOTS")
     return [slot for row in slots if row[2][1] == port for slot in range(row[0], row[1] + 1)]
+
+
+def test_workers_sync_into_a_cluster(project: BuiltProject, cluster: EmbeddedCluster, cluster_url: str) -> None:
+    output = synced(project, cluster_url, "--full", "--workers", "2")
+    for view in ("user_last_genre", "user_segment", "user_watch_stats"):
+        assert "full sync" in summary(output, view)
+    assert_verified(project, cluster_url)
