@@ -52,9 +52,9 @@ lint: $(INSTALLED)
 build: $(INSTALLED)
 	$(BIN)/dbt build
 
-## build-spark: the same project on a local Spark session; Parquet tables under data/spark/
+## build-spark: the same project on a local Spark session; Parquet tables under data/spark/, manifest in target/spark/
 build-spark: $(SPARK_INSTALLED)
-	$(BIN)/dbt build --target spark
+	$(BIN)/dbt build --target spark --target-path target/spark
 
 sync: $(INSTALLED)
 	$(BIN)/python -m sync

@@ -30,6 +30,8 @@ pytestmark = [
 ]
 
 VIEWS = ("user_last_genre", "user_segment", "user_watch_stats")
+# As `make build-spark` does: the Spark build's manifest and test record apart from the DuckDB build's.
+TARGET_PATH = Path("target") / "spark"
 TRAINING = ("recommender_spine", "recommender_training_set")
 KEY = ("user_id", "event_timestamp")
 
@@ -54,18 +56,23 @@ def spark_project(tmp_path_factory: pytest.TempPathFactory) -> BuiltProject:
     assert not missing, f"{', '.join(missing)} not installed: pip install -r requirements-spark.txt"
     assert shutil.which("java"), "no java on PATH: Spark needs Java 17 (Debian: openjdk-17-jre-headless)"
     project = copy_project(tmp_path_factory.mktemp("spark") / "project")
-    run_dbt(project, "build", "--target", "spark", "--vars", demo_vars(DEMO_NOW))
+    run_dbt(project, "build", "--target", "spark", "--target-path", str(TARGET_PATH), "--vars", demo_vars(DEMO_NOW))
     return BuiltProject(project, DEMO_NOW)
 
 
+def spark_manifest(project: BuiltProject) -> Path:
+    return project.path / TARGET_PATH / "manifest.json"
+
+
 def test_the_manifest_records_where_spark_wrote_each_view(spark_project: BuiltProject) -> None:
-    registry = load_registry(spark_project.path)
+    registry = load_registry(spark_project.path, spark_manifest(spark_project))
     assert [view.name for view in registry.views] == list(VIEWS)
     for view in registry.views:
         folder = Path(view.location)
         assert folder == spark_project.path / "data" / "spark" / "features" / view.name
         assert folder.is_dir() and list(folder.glob("part-*.parquet")), view.name
     assert not (spark_project.path / "data" / "features" / "user_segment.parquet").exists()
+    assert not (spark_project.path / "target" / "manifest.json").exists()
 
 
 def test_the_registry_is_the_duckdb_builds(spark_project: BuiltProject, built_project: BuiltProject) -> None:
@@ -75,7 +82,8 @@ def test_the_registry_is_the_duckdb_builds(spark_project: BuiltProject, built_pr
             del view["location"]
         return data
 
-    assert definitions(load_registry(spark_project.path)) == definitions(load_registry(built_project.path))
+    spark = load_registry(spark_project.path, spark_manifest(spark_project))
+    assert definitions(spark) == definitions(load_registry(built_project.path))
 
 
 @pytest.mark.parametrize("view", VIEWS)
@@ -87,17 +95,19 @@ def test_each_feature_view_has_the_duckdb_builds_history(spark_project, built_pr
 @pytest.mark.parametrize("model", TRAINING)
 def test_the_training_set_is_the_duckdb_builds(spark_project, built_project, model) -> None:
     # recommender_training_set is the portable point-in-time join on Spark, the ASOF join on DuckDB.
-    compiled = spark_project.path / "target" / "compiled" / "feature_store" / "models" / "training"
+    compiled = spark_project.path / TARGET_PATH / "compiled" / "feature_store" / "models" / "training"
     assert "asof" not in (compiled / "recommender_training_set.sql").read_text().lower()
     spark = rows(spark_project.path / "data" / "spark" / "training" / model)
     assert len(spark) > 10_000
     assert spark == rows(built_project.path / "data" / "training" / f"{model}.parquet")
 
 
-def sync_cli(project: BuiltProject, url: str, state: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def sync_cli(
+    project: BuiltProject, manifest: Path, url: str, state: Path, *args: str
+) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "REDIS_URL": url, "FEATURE_STORE_STATE_DIR": str(state)}
     return subprocess.run(
-        [sys.executable, "-m", "sync", *args, "--project-dir", str(project.path),
+        [sys.executable, "-m", "sync", *args, "--project-dir", str(project.path), "--manifest", str(manifest),
          "--as-of", project.demo_now.isoformat()],
         env=env, capture_output=True, text=True, timeout=300, cwd=PROJECT_DIR,
     )
@@ -112,14 +122,15 @@ def entities(url: str) -> dict[str, dict[str, str]]:
 
 
 def test_the_sync_serves_the_duckdb_builds_values(spark_project, built_project, redis_url, tmp_path) -> None:
-    synced = sync_cli(spark_project, redis_url, tmp_path / "spark-state")
+    manifest = spark_manifest(spark_project)
+    synced = sync_cli(spark_project, manifest, redis_url, tmp_path / "spark-state")
     assert synced.returncode == 0, synced.stdout + synced.stderr
-    verify = sync_cli(spark_project, redis_url, tmp_path / "spark-state", "verify")
+    verify = sync_cli(spark_project, manifest, redis_url, tmp_path / "spark-state", "verify")
     assert verify.returncode == 0 and verify.stdout.count(": ok") == len(VIEWS), verify.stdout + verify.stderr
     from_spark = entities(redis_url)
     assert len(from_spark) == 3_000
 
     redis.Redis.from_url(redis_url).flushall()
-    synced = sync_cli(built_project, redis_url, tmp_path / "duckdb-state")
+    synced = sync_cli(built_project, built_project.manifest, redis_url, tmp_path / "duckdb-state")
     assert synced.returncode == 0, synced.stdout + synced.stderr
     assert from_spark == entities(redis_url)
