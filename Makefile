@@ -4,11 +4,12 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed-$(shell cksum < requirements.txt | cut -d' ' -f1)
+SPARK_INSTALLED := $(VENV)/.spark-installed-$(shell cksum < requirements-spark.txt | cut -d' ' -f1)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 export DBT_PROFILES_DIR := $(CURDIR)/profiles
 
-.PHONY: install run test lint build sync api docs redis-stop clean
+.PHONY: install install-spark run test test-spark lint build build-spark sync api docs redis-stop clean
 
 # Reinstall only when requirements.txt changes.
 $(INSTALLED): requirements.txt
@@ -21,6 +22,17 @@ $(INSTALLED): requirements.txt
 
 install: $(INSTALLED)
 
+# The Spark target's extra packages (requirements-spark.txt), and Java 17 from Debian when there is none.
+$(SPARK_INSTALLED): requirements-spark.txt $(INSTALLED)
+	@command -v java >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless; } || \
+		{ echo "Spark needs Java 17 on PATH (Debian: apt-get install openjdk-17-jre-headless)"; exit 1; }
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-spark.txt
+	@rm -f $(VENV)/.spark-installed-*
+	@touch $@
+
+install-spark: $(SPARK_INSTALLED)
+
 ## run: install, start Redis, dbt build, sync, and serve the API on http://$(HOST):$(PORT)
 run: $(INSTALLED)
 	$(BIN)/python scripts/run_demo.py --host $(HOST) --port $(PORT)
@@ -30,11 +42,19 @@ test: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 
+## test-spark: build the demo on Spark and check it against the DuckDB build (opt-in, minutes; see README)
+test-spark: $(SPARK_INSTALLED)
+	FEATURE_STORE_SPARK_TESTS=1 $(BIN)/pytest tests/spark
+
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
 
 build: $(INSTALLED)
 	$(BIN)/dbt build
+
+## build-spark: the same project on a local Spark session; Parquet tables under data/spark/, manifest in target/spark/
+build-spark: $(SPARK_INSTALLED)
+	$(BIN)/dbt build --target spark --target-path target/spark
 
 sync: $(INSTALLED)
 	$(BIN)/python -m sync
@@ -54,4 +74,4 @@ redis-stop: $(INSTALLED)
 
 clean:
 	-test -x $(BIN)/python && $(BIN)/python -m sync redis stop
-	rm -rf target logs .redis data/features/*.parquet data/training/*.parquet
+	rm -rf target logs .redis data/features/*.parquet data/training/*.parquet data/spark

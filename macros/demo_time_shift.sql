@@ -9,13 +9,31 @@
   {%- if var('demo_now', none) -%}
     cast('{{ var("demo_now") }}' as timestamp)
   {%- else -%}
-    cast(current_timestamp as timestamp)
+    cast({{ dbt.current_timestamp() }} as timestamp)
   {%- endif -%}
 {%- endmacro %}
 
+{# The shift in hours, an integer: add it with dbt.dateadd('hour', ...). #}
 {% macro demo_time_shift() -%}
   (
-    select to_hours(date_diff('hour', max(watched_at), {{ demo_now() }}) - 1)
+    select {{ demo_hours_between('max(watched_at)', demo_now()) }} - 1
     from {{ ref('watch_events') }}
   )
+{%- endmacro %}
+
+{#
+  Hour boundaries crossed from `start` to `end` (DuckDB's date_diff('hour')),
+  not elapsed hours rounded: 10:59 to 11:01 is one. Every adapter must count
+  alike, or the demo's history lands on other hours.
+#}
+{% macro demo_hours_between(start, end) -%}
+  {{- return(adapter.dispatch('demo_hours_between')(start, end)) -}}
+{%- endmacro %}
+
+{% macro default__demo_hours_between(start, end) -%}
+  {{ dbt.datediff(start, end, 'hour') }}
+{%- endmacro %}
+
+{% macro spark__demo_hours_between(start, end) -%}
+  ((unix_seconds(date_trunc('HOUR', {{ end }})) - unix_seconds(date_trunc('HOUR', {{ start }}))) div 3600)
 {%- endmacro %}

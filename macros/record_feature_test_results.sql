@@ -25,8 +25,11 @@
   dropped: they were about another version of the model. (A unit test's own
   definition has no checksum that hooks can see: its id is its name.)
 
-  Written by DuckDB (dbt's own connection; dbt-duckdb has no other file API),
-  into the target folder, which dbt creates before any hook runs.
+  Written through dbt's own connection, as hooks have no other file API, into
+  the target folder, which dbt creates before any hook runs: by DuckDB as one
+  file; by Spark as a text table at that path, i.e. a folder of part files, one
+  JSON object a line (macros/spark/feature_test_results.sql), which the sync
+  reads the same way.
 #}
 {% macro record_feature_test_results(results) -%}
   {%- if not execute or flags.WHICH not in ('build', 'test') -%}
@@ -103,13 +106,87 @@
     }}) -%}
   {%- endfor -%}
 
-  {%- set rows = [] -%}
+  {%- set lines = [] -%}
   {%- for name in records | sort -%}
     {%- set record = records[name] -%}
-    {%- do rows.append('(' ~ feature_sql_text(name) ~ ', ' ~ feature_sql_text(record.get('checksum')) ~ ', '
-        ~ feature_sql_text(record.get('contract_checksum')) ~ ', ' ~ feature_sql_text(record.get('invocation_id')) ~ ', ' ~ feature_sql_text(record.get('finished_at')) ~ ', '
-        ~ feature_sql_text(record.get('command')) ~ ', cast(' ~ feature_sql_text(tojson(record.get('results') or []))
-        ~ ' as json))') -%}
+    {%- do lines.append({
+        'view': name,
+        'checksum': record.get('checksum'),
+        'contract_checksum': record.get('contract_checksum'),
+        'invocation_id': record.get('invocation_id'),
+        'finished_at': record.get('finished_at'),
+        'command': record.get('command'),
+        'results': record.get('results') or [],
+    }) -%}
+  {%- endfor -%}
+  {%- do feature_test_results_write(path, lines) -%}
+  {{- log('recorded the tests of ' ~ fresh | length ~ ' feature view(s) in ' ~ path, info=true) -}}
+  {{- return('') -}}
+{%- endmacro %}
+
+
+{#
+  target/feature_test_results.jsonl, honouring --project-dir and --target-path;
+  absolute, as Spark would read a relative path from its schema's folder.
+#}
+{% macro feature_test_results_path() -%}
+  {%- set target_path = (flags.TARGET_PATH or 'target') | string -%}
+  {%- if not target_path.startswith('/') -%}
+    {%- set target_path = feature_store_project_root() ~ '/' ~ target_path -%}
+  {%- endif -%}
+  {{- return(target_path ~ '/feature_test_results.jsonl') -}}
+{%- endmacro %}
+
+
+{# The project's folder: --project-dir, or where dbt found dbt_project.yml (an absolute path). #}
+{% macro feature_store_project_root() -%}
+  {%- set root = invocation_args_dict.get('project_dir') or flags.PROJECT_DIR or '.' -%}
+  {{- return((root | string).rstrip('/') or '/') -}}
+{%- endmacro %}
+
+
+{# The records an earlier run wrote, or [] when there is no file yet. #}
+{% macro feature_test_results_read(path) -%}
+  {{- return(adapter.dispatch('feature_test_results_read')(path)) -}}
+{%- endmacro %}
+
+{# DuckDB SQL: read_text of the file. #}
+{% macro default__feature_test_results_read(path) -%}
+  {%- set found = run_query('select count(*) from glob(' ~ feature_sql_text(path) ~ ')') -%}
+  {%- if found.columns[0].values()[0] == 0 -%}
+    {{- return([]) -}}
+  {%- endif -%}
+  {%- set text = run_query('select content from read_text(' ~ feature_sql_text(path) ~ ')').columns[0].values()[0] -%}
+  {{- return(feature_test_results_parse((text or '').splitlines())) -}}
+{%- endmacro %}
+
+
+{# The records among JSON lines (blank and foreign lines skipped). #}
+{% macro feature_test_results_parse(lines) -%}
+  {%- set records = [] -%}
+  {%- for line in lines if line and line | trim -%}
+    {%- set record = fromjson(line) -%}
+    {%- if record is mapping and record.get('view') -%}
+      {%- do records.append(record) -%}
+    {%- endif -%}
+  {%- endfor -%}
+  {{- return(records) -}}
+{%- endmacro %}
+
+
+{# Rewrite the records, one JSON object a line. #}
+{% macro feature_test_results_write(path, records) -%}
+  {{- return(adapter.dispatch('feature_test_results_write')(path, records)) -}}
+{%- endmacro %}
+
+{# DuckDB SQL: COPY ... (format json) writes one object a line, `results` as JSON. #}
+{% macro default__feature_test_results_write(path, records) -%}
+  {%- set rows = [] -%}
+  {%- for record in records -%}
+    {%- do rows.append('(' ~ feature_sql_text(record.view) ~ ', ' ~ feature_sql_text(record.checksum) ~ ', '
+        ~ feature_sql_text(record.contract_checksum) ~ ', ' ~ feature_sql_text(record.invocation_id) ~ ', '
+        ~ feature_sql_text(record.finished_at) ~ ', ' ~ feature_sql_text(record.command)
+        ~ ', cast(' ~ feature_sql_text(tojson(record.results)) ~ ' as json))') -%}
   {%- endfor -%}
   {%- call statement('record_feature_test_results') -%}
     copy (
@@ -119,36 +196,6 @@
         order by view
     ) to {{ feature_sql_text(path) }} (format json)
   {%- endcall -%}
-  {{- log('recorded the tests of ' ~ fresh | length ~ ' feature view(s) in ' ~ path, info=true) -}}
-  {{- return('') -}}
-{%- endmacro %}
-
-
-{# target/feature_test_results.jsonl, honouring --project-dir and --target-path. #}
-{% macro feature_test_results_path() -%}
-  {%- set target_path = (flags.TARGET_PATH or 'target') | string -%}
-  {%- if not target_path.startswith('/') and flags.PROJECT_DIR -%}
-    {%- set target_path = (flags.PROJECT_DIR | string).rstrip('/') ~ '/' ~ target_path -%}
-  {%- endif -%}
-  {{- return(target_path ~ '/feature_test_results.jsonl') -}}
-{%- endmacro %}
-
-
-{# The records an earlier run wrote, or [] when there is no file yet. #}
-{% macro feature_test_results_read(path) -%}
-  {%- set found = run_query('select count(*) from glob(' ~ feature_sql_text(path) ~ ')') -%}
-  {%- if found.columns[0].values()[0] == 0 -%}
-    {{- return([]) -}}
-  {%- endif -%}
-  {%- set text = run_query('select content from read_text(' ~ feature_sql_text(path) ~ ')').columns[0].values()[0] -%}
-  {%- set records = [] -%}
-  {%- for line in (text or '').splitlines() if line | trim -%}
-    {%- set record = fromjson(line) -%}
-    {%- if record is mapping and record.get('view') -%}
-      {%- do records.append(record) -%}
-    {%- endif -%}
-  {%- endfor -%}
-  {{- return(records) -}}
 {%- endmacro %}
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from sync.dtypes import arrow_type_matches, list_element
@@ -78,7 +79,15 @@ def connect() -> duckdb.DuckDBPyConnection:
     return connection
 
 
+def parquet_files(location: str) -> str:
+    """What read_parquet reads for a location: the file, or a folder's Parquet part files (a Spark
+    table; its `_SUCCESS` and `.crc` files are left out)."""
+    return os.path.join(location, "*.parquet") if os.path.isdir(location) else location
+
+
 def parquet_schema(view: FeatureView) -> pa.Schema:
+    if os.path.isdir(view.location):
+        return ds.dataset(view.location, format="parquet").schema
     return pq.read_schema(view.location)
 
 
@@ -91,7 +100,7 @@ def check_offline(registry: Registry, views: tuple[FeatureView, ...]) -> dict[st
     schemas: dict[str, pa.Schema] = {}
     for view in views:
         entity = registry.entity(view.entity)
-        if not Path(view.location).is_file():
+        if not Path(view.location).exists():
             errors.append(DefinitionError(
                 view.name, f"its Parquet file {view.location} does not exist",
                 f"run `dbt build --select {view.name}` to write it",
@@ -202,7 +211,7 @@ def history_filter(
     """The view's history rows that count at `as_of`: a key (in the share), a timestamp, not after the clock."""
     key = quote(entity.join_key)
     ts = _utc_timestamp(view.timestamp, schema.field(view.timestamp).type)
-    return (f"from read_parquet({literal(view.location)}) "
+    return (f"from read_parquet({literal(parquet_files(view.location))}) "
             f"where {key} is not null and {ts} is not null and {ts} <= {timestamp_literal(as_of)}"
             f"{share.condition(key)}")
 
@@ -315,12 +324,14 @@ def rows_reached(
     """History rows dated after one clock and at or before another (Parquet statistics skip the rest)."""
     ts = _utc_timestamp(view.timestamp, schema.field(view.timestamp).type)
     (count,) = connection.execute(
-        f"select count(*) from read_parquet({literal(view.location)}) "
+        f"select count(*) from read_parquet({literal(parquet_files(view.location))}) "
         f"where {ts} > {timestamp_literal(after)} and {ts} <= {timestamp_literal(until)}").fetchone()
     return int(count)
 
 
 def history_rows(view: FeatureView) -> int:
-    """Rows in the view's Parquet history, from the file's footer."""
+    """Rows in the view's Parquet history, from the files' footers."""
+    if os.path.isdir(view.location):
+        return ds.dataset(view.location, format="parquet").count_rows()
     return pq.ParquetFile(view.location).metadata.num_rows
 

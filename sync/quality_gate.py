@@ -60,10 +60,10 @@ def results_path(project_dir: Path, manifest_path: Path | None = None) -> Path:
 
 def load_results(path: Path) -> dict[str, dict[str, Any]]:
     """The recorded results by view name; empty when no build or test has run yet."""
-    if not path.is_file():
+    if not path.exists():
         return {}
     records: dict[str, dict[str, Any]] = {}
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
+    for number, line in enumerate(_lines(path), start=1):
         if not line.strip():
             continue
         try:
@@ -75,6 +75,15 @@ def load_results(path: Path) -> dict[str, dict[str, Any]]:
         if isinstance(record, dict) and record.get("view"):
             records[str(record["view"])] = record
     return records
+
+
+def _lines(path: Path) -> list[str]:
+    """The record's lines. On Spark the hook writes a text table at the path: a folder whose part
+    files hold the lines (its `_SUCCESS` and hidden `.crc` files are left out)."""
+    if not path.is_dir():
+        return path.read_text().splitlines()
+    parts = sorted(part for part in path.iterdir() if part.is_file() and not part.name.startswith(("_", ".")))
+    return [line for part in parts for line in part.read_text().splitlines()]
 
 
 def attached_tests(manifest: dict[str, Any], view: str) -> list[dict[str, Any]]:

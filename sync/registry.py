@@ -397,7 +397,7 @@ def _build_view(
     description = (node.get("description") or "").strip()
     if not description:
         refuse("feature view has no description", "add a `description:` to the model in its YAML")
-    location = node.get("config", {}).get("location")
+    location = parquet_location(node)
     if not location:
         refuse("feature view has no explicit Parquet location",
                f"add `location: data/features/{name}.parquet` under the model's config")
@@ -432,6 +432,20 @@ def _build_view(
         features=tuple(features),
         tags=tuple(node.get("tags") or ()),
     )
+
+
+def parquet_location(node: dict[str, Any]) -> str | None:
+    """Where a model's Parquet history lives, as its manifest node records it.
+
+    dbt-duckdb's `external` writes one file at `location`. Other adapters have no
+    `external`: there (Spark) the view is a Parquet table in the folder
+    `location_root`/<alias>, which holds part files.
+    """
+    config = node.get("config", {})
+    root = config.get("location_root")
+    if config.get("materialized") != "external" and root:
+        return f"{str(root).rstrip('/')}/{node.get('alias') or node['name']}"
+    return config.get("location")
 
 
 def _duration(meta: dict[str, Any], key: str, refuse: Any, required: bool) -> timedelta | None:

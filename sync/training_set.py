@@ -34,6 +34,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sync.errors import FeatureStoreError
+from sync.offline import parquet_files
 from sync.registry import Registry, load_registry
 from sync.training_compile import (
     IMPLEMENTATIONS,
@@ -142,7 +143,7 @@ def _build(
     selection = resolve_features(registry, features)
     locations = {view: Path(registry.view(view).location) for view, _ in selection}
     for view, location in locations.items():
-        if not location.is_file():
+        if not location.exists():
             raise TrainingSetError(f"view {view!r} has no Parquet file at {location}: run `dbt build` first")
     spine_path = spine_parquet(spine, scratch)
     columns = tuple(pq.read_schema(spine_path).names)
@@ -220,7 +221,7 @@ def prepare(connection: duckdb.DuckDBPyConnection, compiled: CompiledJoin, locat
         connection.execute(f"create schema if not exists {_quote(database)}.{_quote(schema)}")
         connection.execute(
             f"create or replace view {_quote(database)}.{_quote(schema)}.{_quote(identifier)} as "
-            f"select * from read_parquet({sql_literal(str(locations[view]))})"
+            f"select * from read_parquet({sql_literal(parquet_files(str(locations[view])))})"
         )
     connection.execute(f"set variable {SPINE_VARIABLE} = {sql_literal(str(spine_path))}")
     if not keep_order:

@@ -59,8 +59,10 @@ select
     cast(event_timestamp as timestamp) as event_timestamp,
     cast(watch_count_30d as bigint) as watch_count_30d,
     cast(watch_minutes_30d as bigint) as watch_minutes_30d,
-    cast(round(cast(watch_minutes_30d as double) / nullif(watch_count_30d, 0), 2) as double)
-        as avg_minutes_per_title_30d
+    -- minutes / count to 2 decimals, half up, in whole numbers: floor((200m + c) / 2c) / 100.
+    -- round() of a double is engine-specific at ties (38.675 is 38.67 on DuckDB, 38.68 on Spark).
+    cast(floor(cast(200 * watch_minutes_30d + watch_count_30d as double) / nullif(2 * watch_count_30d, 0))
+        as double) / 100 as avg_minutes_per_title_30d
 from with_previous
 where previous_count is null
     or previous_count <> watch_count_30d

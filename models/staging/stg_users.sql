@@ -1,6 +1,11 @@
+with shift as (
+    select {{ demo_time_shift() }} as hours
+)
+
 select
-    user_id,
-    signed_up_at + {{ demo_time_shift() }} as signed_up_at,
-    plan,
-    country
-from {{ ref('users') }}
+    users.user_id,
+    {{ dbt.dateadd('hour', 'shift.hours', 'users.signed_up_at') }} as signed_up_at,
+    users.plan,
+    users.country
+from {{ ref('users') }} as users
+cross join shift

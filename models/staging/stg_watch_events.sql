@@ -6,8 +6,8 @@ select
     events.event_id,
     events.user_id,
     events.title_id,
-    events.watched_at + shift.hours as watched_at,
-    events.loaded_at + shift.hours as loaded_at,
+    {{ dbt.dateadd('hour', 'shift.hours', 'events.watched_at') }} as watched_at,
+    {{ dbt.dateadd('hour', 'shift.hours', 'events.loaded_at') }} as loaded_at,
     events.minutes_watched
 from {{ ref('watch_events') }} as events
 cross join shift
