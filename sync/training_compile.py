@@ -45,7 +45,9 @@ _RELATIONS = re.compile(re.escape(_RELATIONS_MARK) + r"(\{.*?\}) \*/")
 _TARGET_NAME = "training_set"
 # Bump when the fingerprint's contents change meaning, so older entries are not trusted.
 _CACHE_FORMAT = 1
-_DBT_DISTRIBUTIONS = ("dbt-core", "dbt-adapters", "dbt-common", "dbt-duckdb")
+_KEPT_PER_REQUEST = 16
+# Their built-in macros (dispatch, dateadd) and the database dbt-duckdb opens shape the SQL.
+_DBT_DISTRIBUTIONS = ("dbt-core", "dbt-adapters", "dbt-common", "dbt-duckdb", "duckdb")
 _PROJECT_FILES = ("dbt_project.yml", "packages.yml", "dependencies.yml", "package-lock.yml", "selectors.yml",
                   ".dbtignore")
 # dbt's defaults for the folders it reads, where dbt_project.yml does not name its own `*-paths`.
@@ -196,7 +198,9 @@ class Compiler:
             raise TrainingSetError(_dbt_error(result))
         compiled = CompiledJoin.from_sql(result.result.results[0].node.compiled_code)
         if before is not None and before == self.fingerprint(request, spine_schema):  # type: ignore[arg-type]
-            _write_atomically(self._entry(request, before), compiled.sql)
+            entry = self._entry(request, before)
+            _write_atomically(entry, compiled.sql)
+            _prune(entry.parent)
         return compiled
 
     def _entry(self, request: JoinRequest, fingerprint: str) -> Path:
@@ -265,7 +269,7 @@ class Compiler:
 
 
 def _versions() -> dict[str, str]:
-    """The versions of dbt and its adapter: their built-in macros (dispatch, dateadd) shape the SQL."""
+    """The installed versions of dbt, its adapter and DuckDB."""
     from importlib.metadata import PackageNotFoundError, version
 
     found = {}
@@ -273,6 +277,14 @@ def _versions() -> dict[str, str]:
         with contextlib.suppress(PackageNotFoundError):
             found[name] = version(name)
     return found
+
+
+def _prune(folder: Path, keep: int = _KEPT_PER_REQUEST) -> None:
+    """Forget all but the latest SQL kept for a request: each change to the project adds one."""
+    with contextlib.suppress(OSError):
+        entries = sorted(folder.glob("*.sql"), key=lambda path: path.stat().st_mtime_ns, reverse=True)
+        for path in entries[keep:]:
+            path.unlink(missing_ok=True)
 
 
 def _write_atomically(path: Path, text: str) -> None:

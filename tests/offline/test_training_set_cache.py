@@ -5,6 +5,7 @@ types, an environment variable the project reads) has dbt compile again. Real db
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -129,3 +130,15 @@ def test_an_environment_variable_the_project_reads_is_part_of_the_fingerprint(pr
         assert compiler.fingerprint(request, schema) == changed
     assert len({plain, unset, changed}) == 3
     assert compiler.fingerprint(request, schema) == plain
+
+
+def test_only_the_latest_sql_of_a_request_is_kept(tmp_path):
+    from sync.training_compile import _KEPT_PER_REQUEST, _prune
+
+    for index in range(_KEPT_PER_REQUEST + 4):
+        path = tmp_path / f"{index:02d}.sql"
+        path.write_text("select 1")
+        os.utime(path, ns=(index * 10**9, index * 10**9))
+    _prune(tmp_path)
+    kept = sorted(path.name for path in tmp_path.glob("*.sql"))
+    assert kept == [f"{index:02d}.sql" for index in range(4, _KEPT_PER_REQUEST + 4)]
