@@ -45,6 +45,7 @@ from sync.training_compile import (
     CompiledJoin,
     Compiler,
     JoinRequest,
+    SpineSchema,
     TrainingSetError,
     sql_literal,
 )
@@ -184,7 +185,7 @@ def _build(
     return TrainingSetRun(rows, width, time.perf_counter() - started, reused, compiled_now)
 
 
-def _compile_and_join(compiler: Compiler, request: JoinRequest, spine_schema: tuple[tuple[str, str], ...],
+def _compile_and_join(compiler: Compiler, request: JoinRequest, spine_schema: SpineSchema,
                       locations: dict[str, Path], spine_path: Path, out: Path,
                       threads: int | None) -> tuple[int, bool]:
     """dbt compiles while the join runs last time's SQL for the request, if any; rows, and whether it stood."""
