@@ -12,9 +12,12 @@ names resolve to their views through the registry; the join is the project's
 point_in_time_join macro, compiled by dbt (training_compile.py) and run by DuckDB
 over the views' Parquet files. Rows come back in the spine's order.
 
-dbt's start-up costs seconds, so the join starts at once with the SQL that dbt
-compiled for the same request last time, while dbt compiles it again; the result
-is kept only when both SQL texts are equal, and the join is run again otherwise.
+dbt's start-up costs seconds, so the SQL dbt compiles is kept under a fingerprint
+of everything it depends on (training_compile.py): a run with the same project
+files, dbt version, features and spine columns runs the kept SQL without starting
+dbt (`recompile=True` / `--recompile` compiles anyway). When something changed,
+dbt compiles again while the join starts with the SQL last compiled for the same
+features; that result is kept only when dbt compiles the same text.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from sync.training_compile import (
     CompiledJoin,
     Compiler,
     JoinRequest,
+    SpineSchema,
     TrainingSetError,
     sql_literal,
 )
@@ -77,12 +81,18 @@ def resolve_features(registry: Registry, names: Sequence[str]) -> tuple[tuple[st
 
 @dataclass(frozen=True)
 class TrainingSetRun:
-    """What a build did: rows and columns written, seconds taken, and how the SQL was obtained."""
+    """What a build did: rows and columns written, seconds taken, and how the SQL was obtained.
+
+    compiled: dbt compiled the SQL in this run (no kept SQL had the same fingerprint);
+    reused_sql: the join ran SQL kept from an earlier run (kept for this fingerprint, or
+    last time's and confirmed by dbt).
+    """
 
     rows: int
     columns: int
     seconds: float
     reused_sql: bool
+    compiled: bool
 
 
 def build_training_set(
@@ -95,12 +105,16 @@ def build_training_set(
     spine_timestamp: str = "event_timestamp",
     threads: int | None = None,
     cache_dir: str | Path | None = None,
+    recompile: bool = False,
 ) -> pa.Table:
-    """The spine joined point in time to `features`, as a pyarrow Table (also written to `out` if given)."""
+    """The spine joined point in time to `features`, as a pyarrow Table (also written to `out` if given).
+
+    recompile: have dbt compile the join even when SQL kept for the same inputs exists.
+    """
     with tempfile.TemporaryDirectory(prefix="training_set_") as scratch:
         target = Path(out) if out is not None else Path(scratch) / "training_set.parquet"
         _build(spine, features, target, Path(project_dir), implementation, spine_timestamp, threads,
-               Path(cache_dir) if cache_dir else None, Path(scratch))
+               Path(cache_dir) if cache_dir else None, Path(scratch), recompile)
         return pq.read_table(target)
 
 
@@ -124,16 +138,17 @@ def write_training_set(
     spine_timestamp: str = "event_timestamp",
     threads: int | None = None,
     cache_dir: str | Path | None = None,
+    recompile: bool = False,
 ) -> TrainingSetRun:
     """Write the training set to the Parquet file `out` without reading it back."""
     with tempfile.TemporaryDirectory(prefix="training_set_") as scratch:
         return _build(spine, features, Path(out), Path(project_dir), implementation, spine_timestamp, threads,
-                      Path(cache_dir) if cache_dir else None, Path(scratch))
+                      Path(cache_dir) if cache_dir else None, Path(scratch), recompile)
 
 
 def _build(
     spine: Spine, features: Sequence[str], out: Path, project_dir: Path, implementation: str | None,
-    spine_timestamp: str, threads: int | None, cache_dir: Path | None, scratch: Path,
+    spine_timestamp: str, threads: int | None, cache_dir: Path | None, scratch: Path, recompile: bool = False,
 ) -> TrainingSetRun:
     started = time.perf_counter()
     if implementation not in (None, *IMPLEMENTATIONS):
@@ -146,30 +161,46 @@ def _build(
         if not location.exists():
             raise TrainingSetError(f"view {view!r} has no Parquet file at {location}: run `dbt build` first")
     spine_path = spine_parquet(spine, scratch)
-    columns = tuple(pq.read_schema(spine_path).names)
-    if ROW_NUMBER_COLUMN in columns:
+    schema = pq.read_schema(spine_path)
+    if ROW_NUMBER_COLUMN in schema.names:
         raise TrainingSetError(f"the spine has a column {ROW_NUMBER_COLUMN!r}, used by the join: rename it")
+    spine_schema = tuple((field.name, str(field.type)) for field in schema)
     request = JoinRequest(selection, spine_timestamp, implementation)
     compiler = Compiler(project_dir, cache_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(f".{out.name}.partial")
 
-    guess = compiler.cached(request)
-    early = _EarlyJoin(guess, locations, spine_path, partial, threads) if guess else None
+    kept = None if recompile else compiler.lookup(request, compiler.fingerprint(request, spine_schema))
     try:
-        try:
-            compiled = compiler.compile(request, spine_path)
-        except BaseException:
-            if early:
-                early.cancel()
-            raise
-        reused = early is not None and early.finish(compiled)
-        rows = early.rows if reused and early else run_join(compiled, locations, spine_path, partial, threads)
+        if kept is not None:
+            rows = run_join(kept, locations, spine_path, partial, threads)
+            reused, compiled_now = True, False
+        else:
+            rows, reused = _compile_and_join(compiler, request, spine_schema, locations, spine_path, partial,
+                                             threads)
+            compiled_now = True
         partial.replace(out)
     finally:
         partial.unlink(missing_ok=True)
     width = len(pq.read_schema(out).names)
-    return TrainingSetRun(rows, width, time.perf_counter() - started, reused)
+    return TrainingSetRun(rows, width, time.perf_counter() - started, reused, compiled_now)
+
+
+def _compile_and_join(compiler: Compiler, request: JoinRequest, spine_schema: SpineSchema,
+                      locations: dict[str, Path], spine_path: Path, out: Path,
+                      threads: int | None) -> tuple[int, bool]:
+    """dbt compiles while the join runs last time's SQL for the request, if any; rows, and whether it stood."""
+    guess = compiler.cached(request)
+    early = _EarlyJoin(guess, locations, spine_path, out, threads) if guess else None
+    try:
+        compiled = compiler.compile(request, spine_path, spine_schema)
+    except BaseException:
+        if early:
+            early.cancel()
+        raise
+    if early is not None and early.finish(compiled):
+        return early.rows, True
+    return run_join(compiled, locations, spine_path, out, threads), False
 
 
 def spine_parquet(spine: Spine, scratch: Path) -> Path:
@@ -298,6 +329,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--implementation", choices=IMPLEMENTATIONS, default=None,
                         help="force the join's implementation (default: DuckDB's own, the ASOF join)")
     parser.add_argument("--threads", type=int, default=None, help="DuckDB threads (default: one per core)")
+    parser.add_argument("--recompile", action="store_true",
+                        help="have dbt compile the join even if SQL kept for the same project files, dbt "
+                             "version, features and spine columns exists (it is otherwise reused)")
     return parser
 
 
@@ -308,12 +342,13 @@ def main(argv: list[str]) -> int:
     try:
         run = write_training_set(
             args.spine, features, args.out, project_dir=args.project_dir, implementation=args.implementation,
-            spine_timestamp=args.spine_timestamp, threads=args.threads,
+            spine_timestamp=args.spine_timestamp, threads=args.threads, recompile=args.recompile,
         )
     except FeatureStoreError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    print(f"wrote {run.rows:,} rows x {run.columns} columns to {args.out} in {run.seconds:.2f}s")
+    how = "compiled by dbt" if run.compiled else "SQL kept from an earlier compile"
+    print(f"wrote {run.rows:,} rows x {run.columns} columns to {args.out} in {run.seconds:.2f}s ({how})")
     return 0
 
 

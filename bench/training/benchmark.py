@@ -4,9 +4,11 @@ Per implementation, each run in a fresh process so its peak RSS is its own:
 - join: the SQL that dbt compiled from the macro, run by DuckDB over the Parquet
   histories into a Parquet file and timed inside the process; as a training model
   runs it, and sorted into the spine's order as the ad-hoc path runs it;
-- whole command: `python -m sync training-set` end to end (Python and dbt start-up,
-  the compile, the join, the Parquet file), first with no SQL kept from an earlier
-  run, then again (the kept SQL starts the join while dbt compiles).
+- whole command: `python -m sync training-set` end to end (Python start-up, dbt's
+  when it runs, the join, the Parquet file): first with no SQL kept from an earlier
+  run (dbt compiles, then DuckDB joins); again with the same inputs (the kept SQL
+  runs, dbt is not started); and with `--recompile`, as after a change to the
+  project (dbt compiles while the join starts with the last SQL).
 Both implementations' outputs are compared row for row.
 
     python -m bench.training.generate
@@ -44,8 +46,8 @@ WIDTH = 100  # the README's line width
 HEADING = "## Training sets (point-in-time join)"
 
 
-def run_measured(command: list[str], cwd: Path) -> tuple[float, float, str]:
-    """Wall seconds, peak RSS (MiB) and stdout of one child process."""
+def run_measured(command: list[str], cwd: Path) -> tuple[float, float, float, str]:
+    """Wall seconds, CPU seconds (user + system), peak RSS (MiB) and stdout of one child process."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("DBT_")}
     started = time.perf_counter()
     with tempfile.TemporaryFile("w+") as stdout:
@@ -58,7 +60,7 @@ def run_measured(command: list[str], cwd: Path) -> tuple[float, float, str]:
         output = stdout.read()
     if child.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed:\n{errors[-3000:]}")
-    return seconds, usage.ru_maxrss / 1024, output
+    return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, output
 
 
 def worker(args: argparse.Namespace) -> int:
@@ -67,31 +69,38 @@ def worker(args: argparse.Namespace) -> int:
     compiled = CompiledJoin.from_sql(job["sql"])
     locations = {view: Path(path) for view, path in job["locations"].items()}
     connection = connect(args.threads)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     rows = run_join(compiled, locations, Path(job["spine"]), Path(job["out"]), connection=connection,
                     keep_order=job["keep_order"])
-    print(json.dumps({"seconds": time.perf_counter() - started, "rows": rows}))
+    print(json.dumps({"seconds": time.perf_counter() - started, "cpu": time.process_time() - cpu, "rows": rows}))
     return 0
 
 
 @dataclass
 class Measurement:
-    """Repeated runs of one thing: seconds and peak RSS (MiB) of each."""
+    """Repeated runs of one thing: seconds, CPU seconds and peak RSS (MiB) of each.
+
+    CPU seconds (all threads, user + system) vary less than wall seconds when other work
+    shares the machine.
+    """
 
     implementation: str
     what: str
     seconds: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
     rss: list[float] = field(default_factory=list)
 
-    def add(self, seconds: float, rss: float) -> None:
+    def add(self, seconds: float, cpu: float, rss: float) -> None:
         self.seconds.append(seconds)
+        self.cpu.append(cpu)
         self.rss.append(rss)
-        print(f"{self.implementation}: {self.what}: {seconds:.2f}s, peak RSS {rss:.0f} MiB", flush=True)
+        print(f"{self.implementation}: {self.what}: {seconds:.2f}s, CPU {cpu:.2f}s, peak RSS {rss:.0f} MiB",
+              flush=True)
 
     def row(self) -> str:
         low, high = min(self.seconds), max(self.seconds)
         return (f"| {self.implementation} | {self.what} | {statistics.median(self.seconds):.2f} "
-                f"({low:.2f}–{high:.2f}) | {max(self.rss):.0f} |")
+                f"({low:.2f}–{high:.2f}) | {statistics.median(self.cpu):.2f} | {max(self.rss):.0f} |")
 
 
 WHAT = {
@@ -99,6 +108,7 @@ WHAT = {
     "ordered": "join → Parquet in spine order, as the ad-hoc path runs it",
     "first": "whole `training-set` command, first run",
     "again": "whole `training-set` command, run again",
+    "recompile": "whole `training-set` command, `--recompile`",
 }
 
 
@@ -125,17 +135,19 @@ def measure(args: argparse.Namespace, project: Path,
                                        "keep_order": key == "ordered"}))
             for _ in range(args.repeat):
                 command = [python, "-m", "bench.training.benchmark", "--worker", str(job), *threads]
-                _, rss, output = run_measured(command, REPOSITORY)
-                found[key].add(json.loads(output)["seconds"], rss)
+                _, _, rss, output = run_measured(command, REPOSITORY)
+                result = json.loads(output)
+                found[key].add(result["seconds"], result["cpu"], rss)
         out = scratch / f"{implementation}-adhoc.parquet"
         command = [python, "-m", "sync", "training-set", "--project-dir", str(project), "--spine", str(spine),
                    "--features", ",".join(features), "--out", str(out), "--implementation", implementation,
                    *threads]
         for _ in range(args.repeat):
             shutil.rmtree(default_cache_dir(project) / "compiled", ignore_errors=True)
-            for key in ("first", "again"):
-                seconds, rss, _ = run_measured(command, REPOSITORY)
-                found[key].add(seconds, rss)
+            for key in ("first", "again", "recompile"):
+                flags = ["--recompile"] if key == "recompile" else []
+                seconds, cpu, rss, _ = run_measured([*command, *flags], REPOSITORY)
+                found[key].add(seconds, cpu, rss)
         outputs[implementation] = out
         measurements += found.values()
     return measurements, outputs
@@ -146,6 +158,7 @@ def targets(measurements: list[Measurement]) -> list[str]:
     medians = {(m.implementation, m.what): statistics.median(m.seconds) for m in measurements}
     notes = []
     for what, limit, name in ((WHAT["model"], 3.0, "join"), (WHAT["again"], 5.0, "whole command (run again)"),
+                              (WHAT["recompile"], 5.0, "whole command (`--recompile`)"),
                               (WHAT["first"], 5.0, "whole command (first run)")):
         seconds = medians.get(("duckdb", what))
         if seconds is not None:
@@ -203,20 +216,22 @@ def benchmark(args: argparse.Namespace) -> str:
         f"30d with a created timestamp and ties), {sum(len(v.features) for v in views)} features. "
         f"Load average (other work on the machine) at the start: {load[0]:.2f}, at the end: "
         f"{load_after[0]:.2f}. Each figure: the median of {args.repeat} runs (min–max), each in a fresh "
-        "process; peak RSS is the largest of them.",
+        "process; CPU seconds (user + system, all threads; the median) vary less than wall seconds when "
+        "other work shares the machine; peak RSS is the largest of the runs.",
     ]
     notes = [
         "join: the SQL that dbt compiled from `point_in_time_join`, run by DuckDB over the Parquet "
         "histories into a Parquet file, timed inside the process. A training model runs it as it is; "
         "the ad-hoc path also sorts the result into the spine's order.",
-        "whole command: `python -m sync training-set` end to end, Python and dbt start-up included. "
-        "*First run*: no SQL kept from an earlier run, so dbt compiles, then DuckDB joins. *Run again*: "
-        "the SQL kept from the last run starts the join while dbt compiles, and stands because dbt "
-        "compiles the same text.",
-        "Most of a whole command that is not the join is dbt's start-up (importing dbt, loading the "
-        "project and its partial-parse file, compiling): about 3 seconds of one core on this machine, "
-        "paid on every run because dbt compiles the macro every time. On two cores the kept SQL's join "
-        "runs beside it, but the two still share the machine.",
+        "whole command: `python -m sync training-set` end to end, Python start-up included, and dbt's "
+        "when it runs. *First run*: no SQL kept from an earlier run, so dbt compiles, then DuckDB joins. "
+        "*Run again*: the same project files, dbt version, features and spine columns, so the SQL kept "
+        "under that fingerprint runs and dbt is not started. *`--recompile`*: dbt compiles anyway, as "
+        "after any change to the project; the SQL last compiled for the same features starts the join "
+        "meanwhile, and stands because dbt compiles the same text.",
+        "When dbt runs, its start-up (importing dbt, about 2 seconds of one core here; loading the project "
+        "and its partial-parse file; compiling) is most of a whole command that is not the join. On two "
+        "cores the early join runs beside it, but the two still share the machine.",
         *targets(measurements),
     ]
     lines = [
@@ -228,8 +243,8 @@ def benchmark(args: argparse.Namespace) -> str:
         command,
         "```",
         "",
-        "| implementation | what | seconds | peak RSS (MiB) |",
-        "|---|---|---|---|",
+        "| implementation | what | seconds | CPU seconds | peak RSS (MiB) |",
+        "|---|---|---|---|---|",
         *(measurement.row() for measurement in measurements),
         "",
         *textwrap.wrap(f"The two implementations' training sets: {identical}.", WIDTH),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pyarrow as pa
@@ -59,3 +60,16 @@ def test_dispatch_picks_the_asof_join_on_duckdb(pit_project, tmp_path, joins):
     assert dispatched.sql.count("asof left join") == len(SELECTION)
     portable = joins["portable"].sql.lower()
     assert "asof" not in portable and "row_number() over" in portable and "max(__pit_rank) over" in portable
+
+
+def test_dbt_still_validates_the_project_with_its_config_schemas_kept(pit_project, tmp_path):
+    project = tmp_path / "project"
+    shutil.copytree(pit_project, project)
+    spine = spine_file(tmp_path)
+    request = JoinRequest((("plain_view", ("plain_value",)),))
+    Compiler(project).compile(request, spine)
+    assert list((project / "target" / "training_set" / "dbt_json_schemas").glob("*.json"))
+    with (project / "dbt_project.yml").open("a") as config:
+        config.write("quoting: 5\n")
+    with pytest.raises(TrainingSetError, match=r"\['quoting'\]: 5 is not valid under any of the given schemas"):
+        Compiler(project).compile(request, spine)

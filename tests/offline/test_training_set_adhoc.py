@@ -85,20 +85,23 @@ def test_portable_implementation_gives_the_same_training_set(project, spine_csv,
     assert portable.equals(duck)
 
 
-def test_the_last_sql_starts_early_and_a_changed_macro_is_noticed(built_project, tmp_path):
+def test_last_times_sql_starts_early_when_dbt_must_compile_again(built_project, tmp_path):
     project = tmp_path / "project"
     shutil.copytree(built_project.path, project, ignore=shutil.ignore_patterns("training_set"))
     spine = project / "data" / "training" / "recommender_spine.parquet"
     first = write_training_set(spine, FEATURES, tmp_path / "a.parquet", project_dir=project)
     second = write_training_set(spine, FEATURES, tmp_path / "b.parquet", project_dir=project)
-    assert (first.reused_sql, second.reused_sql) == (False, True)
+    assert (first.compiled, first.reused_sql) == (True, False)
+    assert (second.compiled, second.reused_sql) == (False, True)  # kept for the same fingerprint: no dbt
     macro = project / "macros" / "point_in_time_join_duckdb.sql"
     macro.write_text(macro.read_text().replace("select\n    spine.*", "select -- changed\n    spine.*"))
     third = write_training_set(spine, FEATURES, tmp_path / "c.parquet", project_dir=project)
-    assert not third.reused_sql
-    tables = [pq.read_table(tmp_path / f"{name}.parquet") for name in "abc"]
-    assert tables[0].equals(tables[1]) and tables[0].equals(tables[2])
-    assert tables[0].num_rows == first.rows == third.rows
+    assert (third.compiled, third.reused_sql) == (True, False)  # last time's SQL ran early and was dropped
+    fourth = write_training_set(spine, FEATURES, tmp_path / "d.parquet", project_dir=project, recompile=True)
+    assert (fourth.compiled, fourth.reused_sql) == (True, True)  # dbt compiled what ran early
+    tables = [pq.read_table(tmp_path / f"{name}.parquet") for name in "abcd"]
+    assert all(tables[0].equals(table) for table in tables[1:])
+    assert tables[0].num_rows == first.rows == third.rows == fourth.rows
 
 
 def test_unknown_feature_is_reported(project, spine_csv, tmp_path, capsys):
