@@ -19,9 +19,14 @@ from sync import clock
 from sync.embedded_redis import ensure_project_redis, running_project_redis, stop_project_redis
 from sync.errors import FeatureStoreError, RedisUnavailable
 from sync.keys import key_prefix
-from sync.redis_client import check_reachable, connect, describe, redis_url
 
 SUBCOMMANDS = ("run", "status", "verify", "training-set", "redis")
+
+
+def _describe(url: str) -> str:
+    from sync.redis_client import describe
+
+    return describe(url)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -65,6 +70,8 @@ def _positive(text: str) -> int:
 
 
 def _client(project_dir: Path):
+    from sync.redis_client import check_reachable, connect, redis_url  # not for training sets: redis is slow to import
+
     url = redis_url(project_dir)
     client = connect(url)
     check_reachable(client, url)
@@ -80,7 +87,7 @@ def cmd_run(argv: list[str]) -> int:
     for attempt in range(1, attempts + 1):
         try:
             client, url = _client(args.project_dir)
-            print(f"syncing into {describe(url)} as of {as_of.isoformat()}", flush=True)
+            print(f"syncing into {_describe(url)} as of {as_of.isoformat()}", flush=True)
             run_sync(args.project_dir, client, as_of, redis_url=url, prefix=key_prefix(), select=args.select,
                      only_due=args.due, full=args.full, manifest_path=args.manifest, force=args.force,
                      workers=args.workers)
@@ -110,7 +117,7 @@ def cmd_status(argv: list[str]) -> int:
     registry = load_registry(args.project_dir, args.manifest)
     client, url = _client(args.project_dir)
     states = read_view_states(client, key_prefix(), (v.name for v in registry.views))
-    print(f"Redis {describe(url)}, now {now.isoformat()}")
+    print(f"Redis {_describe(url)}, now {now.isoformat()}")
     header = (f"{'view':<22} {'freshness':>9} {'ttl':>6} {'last sync':<28} {'age':>6} {'rows':>10} "
               f"{'changed':>9}  state")
     print(header)

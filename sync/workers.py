@@ -10,8 +10,12 @@ queue so the parent shows one bar per view.
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
+import os
 import queue
+import signal
+import sys
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -22,10 +26,21 @@ from sync.errors import FeatureStoreError
 from sync.offline import KeyShare
 from sync.view_sync import ShareJob, ShareResult
 
+PR_SET_PDEATHSIG = 1
 _worker: dict[str, Any] = {}
 
 
-def _start_worker(redis_url: str, prefix: str, pipeline_rows: int, messages: Any) -> None:
+def _die_with_parent(parent: int) -> None:
+    """A worker must not outlive a killed sync: its late writes could land after the next sync's."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        os._exit(1)
+
+
+def _start_worker(redis_url: str, prefix: str, pipeline_rows: int, messages: Any, parent: int) -> None:
+    _die_with_parent(parent)
     from sync import offline
     from sync.online import OnlineWriter
     from sync.redis_client import connect
@@ -52,7 +67,7 @@ class WorkerPool:
         self.count = count
         self.messages = context.Queue()
         self.executor = ProcessPoolExecutor(count, mp_context=context, initializer=_start_worker,
-                                            initargs=(redis_url, prefix, pipeline_rows, self.messages))
+                                            initargs=(redis_url, prefix, pipeline_rows, self.messages, os.getpid()))
 
     def run(
         self,

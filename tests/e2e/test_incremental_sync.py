@@ -257,8 +257,31 @@ def hset_calls(client: redis.Redis) -> int:
     return int(client.info("commandstats").get("cmdstat_hset", {}).get("calls", 0))
 
 
+def children_of(pid: int) -> list[int]:
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            children.append(int(stat.parent.name))
+    return children
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
 def test_sync_killed_midway_converges_on_rerun(project, redis_url, client) -> None:
-    """kill -9 as soon as the sync's first writes reach Redis (so mid-way), then rerun and verify."""
+    """kill -9 as soon as the sync's first writes reach Redis (so mid-way), then rerun and verify.
+
+    The second round is a full sync, the third runs with two workers: they die with the killed sync.
+    """
     add_synthetic_entities(project, 150_000, version=0)
     synced(project, redis_url)
     now = project.demo_now.replace(tzinfo=None)
@@ -272,15 +295,20 @@ def test_sync_killed_midway_converges_on_rerun(project, redis_url, client) -> No
         before = hset_calls(client)
         process = subprocess.Popen(
             [sys.executable, "-m", "sync", "--project-dir", str(project.path), "--as-of",
-             project.demo_now.isoformat(), *(["--full"] if round_number == 1 else [])],
+             project.demo_now.isoformat(), *{1: ["--full"], 2: ["--workers", "2"]}.get(round_number, [])],
             env={**os.environ, "REDIS_URL": redis_url}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             cwd=REPO,
         )
         deadline = time.monotonic() + 60
         while hset_calls(client) == before and process.poll() is None and time.monotonic() < deadline:
             time.sleep(0.002)
+        workers = children_of(process.pid)
         process.send_signal(signal.SIGKILL)
         killed += process.wait() == -signal.SIGKILL
+        deadline = time.monotonic() + 10
+        while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not [pid for pid in workers if alive(pid)], "a worker outlived the killed sync"
         synced(project, redis_url)
         assert_verified(project, redis_url)
     assert killed >= 2, "the syncs finished before they were killed: the test proved nothing"
