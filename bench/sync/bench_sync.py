@@ -176,8 +176,9 @@ def main() -> None:
         f"{reference_rate:,.0f} entity-rows/s |",
         f"| full sync rate / reference rate | {full_rate / reference_rate:.0%} |",
         f"| incremental sync after {args.change_share:.0%} of entities changed ({changed:,} per view) | "
-        f"{incremental.seconds:.2f} s ({incremental.seconds / best_full.seconds:.0%} of the full sync), "
-        f"peak RSS {incremental.peak_rss_mb:.0f} MB |",
+        f"{incremental.seconds:.2f} s ({incremental.seconds / best_full.seconds:.1%} of the full sync; rounds "
+        f"{', '.join(f'{run.seconds:.2f}' for run in incremental_runs)} s against full syncs of "
+        f"{', '.join(f'{run.seconds:.2f}' for run in full_runs)} s), peak RSS {incremental.peak_rss_mb:.0f} MB |",
         f"| Redis memory per entity (`INFO memory`, 3 views, 10 features) | {memory_per_entity:,.0f} bytes |",
         *(f"| full sync with `--workers {workers}` | {run.seconds:.2f} s, {entity_rows / run.seconds:,.0f} "
           f"entity-rows/s |" for workers, run in worker_runs.items()),
