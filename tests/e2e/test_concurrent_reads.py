@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import random
-import shutil
 import subprocess
 import sys
 import threading
@@ -13,7 +12,6 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-import pytest
 import redis
 
 from tests.conftest import BuiltProject
@@ -21,13 +19,6 @@ from tests.conftest import BuiltProject
 REPO = Path(__file__).resolve().parents[2]
 USERS = 30_000
 VERSIONS = 4
-
-
-@pytest.fixture
-def project(built_project: BuiltProject, tmp_path: Path) -> BuiltProject:
-    copy = tmp_path / "project"
-    shutil.copytree(built_project.path, copy, ignore=shutil.ignore_patterns("*.duckdb*", "sync_state"))
-    return BuiltProject(copy, built_project.demo_now)
 
 
 def write_versions(project: BuiltProject, upto: int) -> None:

@@ -54,14 +54,6 @@ def summary(stdout: str, view: str) -> str:
 
 
 @pytest.fixture
-def project(built_project: BuiltProject, tmp_path: Path) -> BuiltProject:
-    """A private copy of the built project, whose data and definitions a test may change."""
-    copy = tmp_path / "project"
-    shutil.copytree(built_project.path, copy, ignore=shutil.ignore_patterns("*.duckdb*", "sync_state"))
-    return BuiltProject(copy, built_project.demo_now)
-
-
-@pytest.fixture
 def client(redis_url: str) -> redis.Redis:
     return redis.Redis.from_url(redis_url, decode_responses=True)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -11,7 +10,6 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-import pytest
 import redis
 
 from sync.embedded_redis import EmbeddedRedis, free_port
@@ -31,13 +29,6 @@ def start_sync(project: BuiltProject, url: str, *args: str) -> subprocess.Popen[
 def verify(project: BuiltProject, url: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "sync", "verify", "--project-dir", str(project.path)],
                           env={**os.environ, "REDIS_URL": url}, capture_output=True, text=True, cwd=REPO)
-
-
-@pytest.fixture
-def project(built_project: BuiltProject, tmp_path: Path) -> BuiltProject:
-    copy = tmp_path / "project"
-    shutil.copytree(built_project.path, copy, ignore=shutil.ignore_patterns("*.duckdb*", "sync_state"))
-    return BuiltProject(copy, built_project.demo_now)
 
 
 def test_redis_down_throughout_gives_up_with_a_clear_message(project) -> None:

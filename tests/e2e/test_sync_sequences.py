@@ -11,9 +11,7 @@ path of the diff is exercised over a history of changes, not one.
 from __future__ import annotations
 
 import random
-import shutil
 from datetime import timedelta
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -29,13 +27,6 @@ from tests.reference import latest_rows
 
 VIEW = "user_watch_stats"
 ROUNDS = 5
-
-
-@pytest.fixture
-def project(built_project: BuiltProject, tmp_path: Path) -> BuiltProject:
-    copy = tmp_path / "project"
-    shutil.copytree(built_project.path, copy, ignore=shutil.ignore_patterns("*.duckdb*", "sync_state"))
-    return BuiltProject(copy, built_project.demo_now)
 
 
 def change_history(project: BuiltProject, rng: random.Random, round_number: int) -> None:
