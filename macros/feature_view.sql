@@ -1,26 +1,39 @@
 {#
   What the feature-contract tests (macros/tests/test_feature_*.sql) read about
   the view they test, from its YAML in the graph, so applying them takes no
-  arguments and nothing is written twice:
+  arguments and nothing is written twice: `feature_view_description` of the
+  model's node, plus its freshness in seconds.
+#}
+{% macro feature_view_spec(model, test_name) -%}
+  {%- set spec = feature_view_description(feature_view_node(model, test_name), test_name) -%}
+  {%- do spec.update({
+      'freshness_seconds': feature_duration_seconds(spec['freshness'], spec['name'] ~ ' freshness'),
+  }) -%}
+  {{- return(spec) -}}
+{%- endmacro %}
 
-    {'name', 'keys': [join keys], 'key_dtype', 'timestamp', 'created_timestamp',
-     'freshness_seconds', 'features': [{'name', 'dtype', 'data_type'}]}
+
+{#
+  A feature view as its graph node declares it, for every macro that reads one
+  (the contract tests, the point-in-time join):
+
+    {'name', 'entity', 'keys': [join keys], 'key_dtype', 'timestamp', 'created_timestamp',
+     'freshness', 'ttl', 'columns', 'features': [{'name', 'dtype', 'data_type'}]}
 
   The entity's join keys come from the `entities` declaration that the view
   inherits (dbt_project.yml), the rest from the view's `config.meta` and columns.
+  `who` names the macro in the error raised for a model that is not a view.
 #}
-{% macro feature_view_spec(model, test_name) -%}
-  {%- set node = feature_view_node(model, test_name) -%}
+{% macro feature_view_description(node, who) -%}
   {%- set meta = node.config.meta or {} -%}
   {%- set entity = meta.get('entity') -%}
   {%- set entity_spec = (meta.get('entities') or {}).get(entity) if entity else none -%}
   {%- if entity_spec is none or not meta.get('timestamp') -%}
     {{- exceptions.raise_compiler_error(
-        test_name ~ ": model '" ~ node.name ~ "' is not a feature view: its config.meta needs `entity` "
+        who ~ ": model '" ~ node.name ~ "' is not a feature view: its config.meta needs `entity` "
         ~ "(declared under `entities:` in dbt_project.yml) and `timestamp`"
     ) -}}
   {%- endif -%}
-  {%- set keys = entity_spec.get('join_keys') or [entity_spec.get('join_key')] -%}
   {%- set features = [] -%}
   {%- for column in node.columns.values() -%}
     {%- set column_meta = (column.config or {}).get('meta') or column.meta or {} -%}
@@ -34,11 +47,13 @@
   {%- endfor -%}
   {{- return({
       'name': node.name,
-      'keys': keys,
+      'entity': entity,
+      'keys': entity_spec.get('join_keys') or [entity_spec.get('join_key')],
       'key_dtype': entity_spec.get('dtype', 'string'),
       'timestamp': meta.get('timestamp'),
       'created_timestamp': meta.get('created_timestamp') or none,
-      'freshness_seconds': feature_duration_seconds(meta.get('freshness'), node.name ~ ' freshness'),
+      'freshness': meta.get('freshness'),
+      'ttl': meta.get('ttl'),
       'columns': node.columns,
       'features': features,
   }) -}}

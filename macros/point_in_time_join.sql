@@ -95,25 +95,11 @@
       {%- set picked = none -%}
     {%- endif -%}
     {%- set node = point_in_time_node(relation) -%}
-    {%- set view = node.name -%}
-    {%- set meta = node.config.meta or {} -%}
-    {%- set entity = meta.get('entity') -%}
-    {%- set entity_spec = (meta.get('entities') or {}).get(entity) -%}
-    {%- if not entity or entity_spec is none or not meta.get('timestamp') -%}
-      {{- exceptions.raise_compiler_error(
-          "point_in_time_join: model '" ~ view ~ "' is not a feature view (its config.meta needs `entity`, "
-          ~ "declared under `entities:`, and `timestamp`)"
-      ) -}}
-    {%- endif -%}
-    {%- set keys = entity_spec.get('join_keys') or [entity_spec.get('join_key')] -%}
-
-    {%- set available = [] -%}
-    {%- for column in node.columns.values() -%}
-      {%- set column_meta = (column.config or {}).get('meta') or column.meta or {} -%}
-      {%- if column_meta.get('dtype') is not none -%}
-        {%- do available.append(column.name) -%}
-      {%- endif -%}
-    {%- endfor -%}
+    {%- set spec = feature_view_description(node, 'point_in_time_join') -%}
+    {%- set view = spec.name -%}
+    {%- set entity = spec.entity -%}
+    {%- set keys = spec['keys'] -%}
+    {%- set available = spec.features | map(attribute='name') | list -%}
     {%- if picked is none -%}
       {%- set picked = available -%}
     {%- elif picked is string or picked | length == 0 -%}
@@ -155,9 +141,9 @@
         'name': view,
         'relation': relation,
         'keys': keys,
-        'timestamp': meta.get('timestamp'),
-        'created': meta.get('created_timestamp') or none,
-        'ttl_seconds': point_in_time_seconds(meta.get('ttl'), view),
+        'timestamp': spec.timestamp,
+        'created': spec.created_timestamp,
+        'ttl_seconds': point_in_time_seconds(spec.ttl, view),
         'features': picked,
         'timestamp_column': timestamp_column,
     }) -%}

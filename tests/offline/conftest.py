@@ -27,13 +27,14 @@ from tests.offline.pit_fixture import (
 
 @pytest.fixture(scope="session")
 def pit_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A parsed copy of the fixture project, with the repository's point_in_time macros."""
+    """A parsed copy of the fixture project, with the repository's point_in_time macros (and the
+    feature-view reader they share with the contract tests)."""
     from dbt.cli.main import dbtRunner
 
     project = tmp_path_factory.mktemp("pit") / "project"
     shutil.copytree(FIXTURE_PROJECT, project)
     (project / "macros").mkdir()
-    for macro in (PROJECT_DIR / "macros").glob("point_in_time*.sql"):
+    for macro in [*(PROJECT_DIR / "macros").glob("point_in_time*.sql"), PROJECT_DIR / "macros" / "feature_view.sql"]:
         shutil.copy2(macro, project / "macros" / macro.name)
     (project / "data").mkdir()
     result = dbtRunner().invoke([
