@@ -36,13 +36,12 @@ from pathlib import Path
 
 import httpx
 
+from bench.readme import README, record_block
 from bench.sync.generate import generate
 from sync.embedded_redis import EmbeddedRedis, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
-README = REPO / "bench" / "README.md"
-BEGIN, END = "<!-- api-benchmark:begin -->", "<!-- api-benchmark:end -->"
 SECTION = "## Retrieval API"
 SYNC_AS_OF = "2026-11-27T00:00:00Z"
 READ_AS_OF = "2026-11-27T00:30:00Z"  # pinned, so every view is fresh and every run reads the same
@@ -246,20 +245,6 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown CPU"
 
 
-def write_readme(text: str) -> None:
-    block = f"{BEGIN}\n{text}\n{END}"
-    current = README.read_text() if README.exists() else "# Benchmarks\n"
-    if BEGIN in current and END in current:
-        updated = current[: current.index(BEGIN)] + block + current[current.index(END) + len(END):]
-    elif SECTION in current:  # at the end of this section, before the next one
-        head, tail = current.split(SECTION, 1)
-        body, heading, rest = tail.partition("\n## ")
-        updated = f"{head}{SECTION}{body.rstrip()}\n\n{block}\n{heading}{rest}"
-    else:
-        updated = f"{current.rstrip()}\n\n{SECTION}\n\n{block}\n"
-    README.write_text(updated)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--entities", type=int, default=1_000_000)
@@ -289,7 +274,7 @@ def main() -> None:
     text = report(args, results, time.perf_counter() - started)
     print(text)
     if args.write_readme:
-        write_readme(text)
+        record_block("api-benchmark", SECTION, text)
         print(f"recorded in {README}")
 
 

@@ -30,13 +30,12 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.readme import README, record_block
 from bench.soak.generate import AS_OF, VIEWS, generate, new_version
 from sync.embedded_redis import EmbeddedRedis, free_port
 
 REPO = Path(__file__).resolve().parents[2]
-README = REPO / "bench" / "README.md"
 HEADING = "## Soak test"
-BEGIN, END = "<!-- soak-test:begin -->", "<!-- soak-test:end -->"
 LUA = Path(__file__).with_name("load.lua")
 INITIAL_VERSIONS = 2
 
@@ -200,7 +199,7 @@ def main() -> None:
             shutil.rmtree(work, ignore_errors=True)
     print("\n".join(report))
     if args.write_readme:
-        record(report)
+        record_block("soak-test", HEADING, "\n".join(report))
 
 
 def soak(args: argparse.Namespace, work: Path, project: Path, step: int, env: dict[str, str]) -> list[str]:
@@ -286,20 +285,6 @@ def report_lines(args: argparse.Namespace, tool: str, load: dict, check: dict, s
         lines += ["", "Sync failures: " + " | ".join(syncs.failures[:3])]
     lines.append("")
     return lines
-
-
-def record(lines: list[str]) -> None:
-    """Replace this benchmark's block under "## Soak test" in bench/README.md; other sections stay as they are."""
-    text = README.read_text() if README.exists() else "# Benchmarks\n"
-    block = "\n".join([BEGIN, *lines, END])
-    if BEGIN in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + block + rest.split(END, 1)[1]
-    elif HEADING in text:
-        text = text.replace(HEADING, f"{HEADING}\n\n{block}", 1)
-    else:
-        text = text.rstrip() + f"\n\n{HEADING}\n\n{block}\n"
-    README.write_text(text)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import redis
 
+from bench.readme import README, record_block
 from bench.sync.generate import VIEWS, change_entities, generate
 from sync import offline
 from sync.clock import parse_timestamp
@@ -33,8 +34,7 @@ from sync.embedded_redis import EmbeddedRedis, find_redis_server
 from sync.registry import load_registry
 
 REPO = Path(__file__).resolve().parents[2]
-README = REPO / "bench" / "README.md"
-BEGIN, END = "<!-- sync-benchmark:begin -->", "<!-- sync-benchmark:end -->"
+HEADING = "## Sync (materialization into Redis)"
 AS_OF = "2026-11-27T00:00:00Z"
 
 
@@ -187,20 +187,9 @@ def main() -> None:
     ]
     print("\n".join(lines))
     if args.write_readme:
-        record(lines)
+        record_block("sync-benchmark", HEADING, "\n".join(lines))
     if not args.work_dir:
         shutil.rmtree(work, ignore_errors=True)
-
-
-def record(lines: list[str]) -> None:
-    text = README.read_text() if README.exists() else "# Benchmarks\n"
-    block = "\n".join([BEGIN, *lines, END])
-    if BEGIN in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + block + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip() + "\n\n## Sync (materialization into Redis)\n\n" + block + "\n"
-    README.write_text(text)
 
 
 if __name__ == "__main__":

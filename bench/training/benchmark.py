@@ -36,12 +36,12 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 
+from bench.readme import README
 from bench.training.generate import DEFAULT_OUT, REPOSITORY
 from sync.registry import load_registry
 from sync.training_compile import IMPLEMENTATIONS, CompiledJoin, Compiler, JoinRequest, default_cache_dir
 from sync.training_set import connect, resolve_features, run_join
 
-README = REPOSITORY / "bench" / "README.md"
 WIDTH = 100  # the README's line width
 HEADING = "## Training sets (point-in-time join)"
 
