@@ -106,7 +106,7 @@ def wrk(url: str, script: str, duration: float, connections: int, env: dict[str,
     """One wrk run (one thread); the script's RESULT line as a dict."""
     command = ["wrk", "-t1", f"-c{connections}", f"-d{duration:g}s", "--timeout", "5s",
                "-s", str(HERE / script), url]
-    run_env = {**os.environ, **env, "WRK_DELAY_MS": f"{delay_ms:.3f}"}
+    run_env = {**os.environ, **env, "WRK_DELAY_MS": f"{delay_ms:.3f}", "WRK_SCRIPTS": str(HERE)}
     output = subprocess.run(command, env=run_env, capture_output=True, text=True, timeout=duration + 60)
     for line in output.stdout.splitlines():
         if line.startswith("RESULT "):

@@ -1,9 +1,6 @@
--- wrk script: GET {PATH_PREFIX}{random id}, ids uniform in [0, ENTITIES).
--- WRK_DELAY_MS > 0 paces each connection (for a load below saturation); wrk waits whole
--- milliseconds, so the delay is dithered between its floor and ceiling to keep its mean.
+-- wrk script: GET {PATH_PREFIX}{random id}, ids uniform in [0, ENTITIES); pacing and result in wrk_common.lua.
 local entities = tonumber(os.getenv("ENTITIES") or "1000000")
 local prefix = os.getenv("PATH_PREFIX") or "/features/user/"
-local delay_ms = tonumber(os.getenv("WRK_DELAY_MS") or "0")
 
 function init(args)
   math.randomseed(os.time() * 1000 + math.floor(os.clock() * 1e6))
@@ -13,18 +10,4 @@ function request()
   return wrk.format("GET", prefix .. math.random(0, entities - 1))
 end
 
-if delay_ms > 0 then
-  function delay()
-    local whole = math.floor(delay_ms)
-    if math.random() < delay_ms - whole then return whole + 1 end
-    return whole
-  end
-end
-
-function done(summary, latency, requests)
-  local errors = summary.errors
-  io.write(string.format(
-    'RESULT {"requests": %d, "seconds": %.6f, "p50_us": %d, "p99_us": %d, "errors": %d, "non_2xx": %d}\n',
-    summary.requests, summary.duration / 1e6, latency:percentile(50), latency:percentile(99),
-    errors.connect + errors.read + errors.write + errors.timeout, errors.status))
-end
+dofile(os.getenv("WRK_SCRIPTS") .. "/wrk_common.lua")
