@@ -58,6 +58,11 @@ _DEFAULT_PATHS = {
 _ENV_VAR = re.compile(rb"""env_var\(\s*['"]([^'"]+)['"]""")
 
 
+def join_macro_files(macros: Path) -> list[Path]:
+    """The macro files the point-in-time join needs, in a project's macros folder: to copy into another project."""
+    return [*sorted(macros.glob("point_in_time*.sql")), macros / "feature_view.sql"]
+
+
 class TrainingSetError(FeatureStoreError):
     """An ad-hoc training set cannot be built as asked."""
 

@@ -29,6 +29,8 @@ from pathlib import Path
 import duckdb
 import yaml
 
+from sync.training_compile import join_macro_files
+
 REPOSITORY = Path(__file__).resolve().parents[2]
 DEFAULT_OUT = Path(tempfile.gettempdir()) / "feature_store_training_bench"
 START = "2025-01-01 00:00:00"
@@ -99,7 +101,7 @@ def write_project(out: Path) -> None:
     macros = out / "macros"
     shutil.rmtree(macros, ignore_errors=True)
     macros.mkdir()
-    for macro in (REPOSITORY / "macros").glob("point_in_time*.sql"):
+    for macro in join_macro_files(REPOSITORY / "macros"):
         shutil.copy2(macro, macros / macro.name)
     project = {
         "name": "training_bench", "version": "1.0.0", "config-version": 2, "profile": "training_bench",

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from sync.training_compile import CompiledJoin, Compiler, JoinRequest
+from sync.training_compile import CompiledJoin, Compiler, JoinRequest, join_macro_files
 from tests.conftest import PROJECT_DIR
 from tests.offline.pit_fixture import (
     FIXTURE_PROJECT,
@@ -34,7 +34,7 @@ def pit_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     project = tmp_path_factory.mktemp("pit") / "project"
     shutil.copytree(FIXTURE_PROJECT, project)
     (project / "macros").mkdir()
-    for macro in [*(PROJECT_DIR / "macros").glob("point_in_time*.sql"), PROJECT_DIR / "macros" / "feature_view.sql"]:
+    for macro in join_macro_files(PROJECT_DIR / "macros"):
         shutil.copy2(macro, project / "macros" / macro.name)
     (project / "data").mkdir()
     result = dbtRunner().invoke([
