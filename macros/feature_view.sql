@@ -60,8 +60,8 @@
 {%- endmacro %}
 
 
-{# The graph node of the model a generic test is applied to. #}
-{% macro feature_view_node(model, test_name) -%}
+{# The graph node of a model (a relation, as a generic test or ref() gives it): its metadata lives there. #}
+{% macro feature_view_node(model, who, fix='apply it to a feature view') -%}
   {%- set rendered = model | string -%}
   {%- set identifier = (model.identifier or '') | lower if model.identifier is defined else '' -%}
   {%- set by_identifier = [] -%}
@@ -76,7 +76,7 @@
     {{- return(by_identifier[0]) -}}
   {%- endif -%}
   {{- exceptions.raise_compiler_error(
-      test_name ~ ": " ~ rendered ~ " is not a model of this project; apply it to a feature view"
+      who ~ ": " ~ rendered ~ " is not a model of this project; " ~ fix
   ) -}}
 {%- endmacro %}
 

@@ -159,22 +159,7 @@
         "point_in_time_join: name each view with ref('" ~ relation ~ "'), not a string, so dbt sees the dependency"
     ) -}}
   {%- endif -%}
-  {%- set rendered = relation | string -%}
-  {%- set identifier = (relation.identifier or '') | lower -%}
-  {%- set by_identifier = [] -%}
-  {%- for node in graph.nodes.values() if node.resource_type == 'model' -%}
-    {%- if node.relation_name == rendered -%}
-      {{- return(node) -}}
-    {%- elif (node.alias or node.name) | lower == identifier -%}
-      {%- do by_identifier.append(node) -%}
-    {%- endif -%}
-  {%- endfor -%}
-  {%- if by_identifier | length == 1 -%}
-    {{- return(by_identifier[0]) -}}
-  {%- endif -%}
-  {{- exceptions.raise_compiler_error(
-      "point_in_time_join: " ~ rendered ~ " is not a model of this project; name feature views with ref('<view>')"
-  ) -}}
+  {{- return(feature_view_node(relation, 'point_in_time_join', "name feature views with ref('<view>')")) -}}
 {%- endmacro %}
 
 
@@ -192,15 +177,7 @@
   {%- if text is none or text | string | trim in ('', 'none') -%}
     {{- return(none) -}}
   {%- endif -%}
-  {%- set match = modules.re.match('^\\s*(\\d+)\\s*([smhdw])\\s*$', text | string) -%}
-  {%- if not match or match.group(1) | int == 0 -%}
-    {{- exceptions.raise_compiler_error(
-        "point_in_time_join: view '" ~ view ~ "' has ttl '" ~ text ~ "'; write a positive whole number and "
-        ~ "a unit s, m, h, d or w (for example 30d)"
-    ) -}}
-  {%- endif -%}
-  {%- set units = {'s': 1, 'm': 60, 'h': 3600, 'd': 86400, 'w': 604800} -%}
-  {{- return(match.group(1) | int * units[match.group(2)]) -}}
+  {{- return(feature_duration_seconds(text, "point_in_time_join: view '" ~ view ~ "' ttl")) -}}
 {%- endmacro %}
 
 

@@ -87,3 +87,11 @@ def redis_url(redis_server) -> str:
     client.flushall()
     client.close()
     return redis_server.url
+
+
+@pytest.fixture
+def project(built_project: BuiltProject, tmp_path: Path) -> BuiltProject:
+    """A private copy of the built project, whose data and definitions a test may change."""
+    copy = tmp_path / "project"
+    shutil.copytree(built_project.path, copy, ignore=shutil.ignore_patterns("*.duckdb*", "sync_state"))
+    return BuiltProject(copy, built_project.demo_now)

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 import redis
 
 from sync.embedded_cluster import EmbeddedCluster
 from tests.conftest import BuiltProject
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.sync_cli import assert_verified as verified
+from tests.sync_cli import summary, sync_cli, synced  # noqa: F401  (used by the cluster tests)
 
 
 @pytest.fixture(scope="session")
@@ -34,39 +29,10 @@ def cluster_url(cluster: EmbeddedCluster) -> str:
     return cluster.url
 
 
-@pytest.fixture
-def project(built_project: BuiltProject, tmp_path: Path) -> BuiltProject:
-    """A private copy of the built project, whose data a test may change."""
-    copy = tmp_path / "project"
-    shutil.copytree(built_project.path, copy, ignore=shutil.ignore_patterns("*.duckdb*", "sync_state"))
-    return BuiltProject(copy, built_project.demo_now)
-
-
-def sync_cli(project: BuiltProject, url: str, *args: str, as_of: datetime | None = None,
-             **env_vars: str) -> subprocess.CompletedProcess[str]:
-    moment = (as_of or project.demo_now).isoformat()
-    env = {key: value for key, value in os.environ.items() if key != "REDIS_CLUSTER"}  # detected unless given
-    env.update({"REDIS_URL": url, **env_vars})
-    return subprocess.run(
-        [sys.executable, "-m", "sync", *args, "--project-dir", str(project.path), "--as-of", moment],
-        env=env, capture_output=True, text=True, timeout=300, cwd=REPO,
-    )
-
-
-def synced(project: BuiltProject, url: str, *args: str, **kwargs) -> str:
-    result = sync_cli(project, url, *args, **kwargs)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout
-
-
 def assert_verified(project: BuiltProject, url: str, as_of: datetime | None = None) -> None:
-    result = sync_cli(project, url, "verify", as_of=as_of)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.count(": ok") == 3, result.stdout
-
-
-def summary(stdout: str, view: str) -> str:
-    return next(line for line in stdout.splitlines() if line.startswith(f"{view}:"))
+    """Verify passes, for each of the demo's three views."""
+    output = verified(project, url, as_of)
+    assert output.count(": ok") == 3, output
 
 
 def cluster_client(url: str) -> redis.RedisCluster:

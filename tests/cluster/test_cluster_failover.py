@@ -16,8 +16,8 @@ import pytest
 
 from sync.embedded_cluster import EmbeddedCluster
 from tests.api.test_server import start_api, stop_api
-from tests.cluster.conftest import REPO, assert_verified, synced
-from tests.conftest import BuiltProject
+from tests.cluster.conftest import assert_verified, synced
+from tests.conftest import PROJECT_DIR, BuiltProject
 
 USERS = [*range(1, 301)]
 TIMEOUT = 0.5
@@ -61,7 +61,7 @@ def test_failover_of_one_master(project: BuiltProject, doomed_cluster: EmbeddedC
             sync = subprocess.Popen(  # during the failover: it must retry until the cluster is whole again
                 [sys.executable, "-m", "sync", "--project-dir", str(project.path), "--as-of", later.isoformat(),
                  "--retries", "6", "--retry-wait", "0.5"],
-                env={**os.environ, "REDIS_URL": url}, cwd=REPO, text=True,
+                env={**os.environ, "REDIS_URL": url}, cwd=PROJECT_DIR, text=True,
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             )
             statuses = []

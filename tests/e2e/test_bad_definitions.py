@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -80,11 +79,8 @@ def redis_digest(client: redis.Redis) -> str:
 
 
 @pytest.fixture
-def synced(built_project: BuiltProject, redis_url: str, tmp_path: Path) -> tuple[BuiltProject, redis.Redis]:
+def synced(project: BuiltProject, redis_url: str) -> tuple[BuiltProject, redis.Redis]:
     """A private copy, synced once, so a refusal can be shown to leave Redis as it was."""
-    copy = tmp_path / "project"
-    shutil.copytree(built_project.path, copy, ignore=shutil.ignore_patterns("*.duckdb*", "sync_state"))
-    project = BuiltProject(copy, built_project.demo_now)
     assert sync(project, redis_url).returncode == 0
     return project, redis.Redis.from_url(redis_url)
 

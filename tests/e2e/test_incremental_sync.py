@@ -15,7 +15,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pyarrow as pa
@@ -24,33 +24,8 @@ import pytest
 import redis
 
 from sync.embedded_redis import EmbeddedRedis
-from tests.conftest import BuiltProject
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def sync_cli(project: BuiltProject, url: str, *args: str, as_of: datetime | None = None
-             ) -> subprocess.CompletedProcess[str]:
-    moment = (as_of or project.demo_now).isoformat()
-    return subprocess.run(
-        [sys.executable, "-m", "sync", *args, "--project-dir", str(project.path), "--as-of", moment],
-        env={**os.environ, "REDIS_URL": url}, capture_output=True, text=True, timeout=300, cwd=REPO,
-    )
-
-
-def synced(project: BuiltProject, url: str, *args: str, as_of: datetime | None = None) -> str:
-    result = sync_cli(project, url, *args, as_of=as_of)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout
-
-
-def assert_verified(project: BuiltProject, url: str) -> None:
-    result = sync_cli(project, url, "verify")
-    assert result.returncode == 0, result.stdout + result.stderr
-
-
-def summary(stdout: str, view: str) -> str:
-    return next(line for line in stdout.splitlines() if line.startswith(f"{view}:"))
+from tests.conftest import PROJECT_DIR, BuiltProject
+from tests.sync_cli import assert_verified, summary, synced
 
 
 @pytest.fixture
@@ -289,7 +264,7 @@ def test_sync_killed_midway_converges_on_rerun(project, redis_url, client) -> No
             [sys.executable, "-m", "sync", "--project-dir", str(project.path), "--as-of",
              project.demo_now.isoformat(), *{1: ["--full"], 2: ["--workers", "2"]}.get(round_number, [])],
             env={**os.environ, "REDIS_URL": redis_url}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            cwd=REPO,
+            cwd=PROJECT_DIR,
         )
         deadline = time.monotonic() + 60
         while hset_calls(client) == before and process.poll() is None and time.monotonic() < deadline:

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,17 +12,9 @@ import redis
 from sync.dtypes import encode, format_timestamp
 from tests.conftest import BuiltProject
 from tests.reference import latest_rows
+from tests.sync_cli import sync_cli
 
 VIEWS = ("user_last_genre", "user_segment", "user_watch_stats")
-
-
-def sync_cli(project: BuiltProject, url: str, *args: str, as_of=None) -> subprocess.CompletedProcess[str]:
-    moment = as_of or project.demo_now
-    env = {**os.environ, "REDIS_URL": url}
-    return subprocess.run(
-        [sys.executable, "-m", "sync", *args, "--project-dir", str(project.path), "--as-of", moment.isoformat()],
-        env=env, capture_output=True, text=True, timeout=300, cwd=Path(__file__).resolve().parents[2],
-    )
 
 
 @pytest.fixture
