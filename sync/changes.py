@@ -26,6 +26,7 @@ change, with odds of about one in 10^19 per changed row.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -170,7 +171,9 @@ def _compute_latest(
     perfect_hashing(connection, False)
     partitions = max(1, -(-to_compute // LATEST_PARTITION_ENTITIES))
     for index in range(partitions):
-        sql = latest_typed_sql(view, entity, schema, as_of, only_keys, share.part(index, partitions))
+        latest = latest_typed_sql(view, entity, schema, as_of, only_keys, share.part(index, partitions))
+        # Each row's fingerprint once, beside it: the diff and the snapshot both read it.
+        sql = f"select *, {_row_fingerprint(view, 'l')} from ({latest}) as l"
         if index == 0:
             connection.execute(f"create or replace temp table {LATEST_TABLE} as {sql}")
         else:
@@ -210,7 +213,7 @@ def write_snapshot(
     change applied and no delta.
     """
     name = f"{share.index}-of-{share.count}.parquet"
-    fresh = (f"select h.{KEY_COLUMN}, h.{HISTORY_COLUMN}, {_row_fingerprint(view, 'l')} "
+    fresh = (f"select h.{KEY_COLUMN}, h.{HISTORY_COLUMN}, l.{HASH_COLUMN}, l.{PRESENT_COLUMN} "
              f"from {HISTORY_TABLE} as h join {LATEST_TABLE} as l on l.{KEY_COLUMN} = h.{KEY_COLUMN}")
     if base is None:
         _copy(connection, fresh, pending / f"base-{name}")
@@ -218,8 +221,7 @@ def write_snapshot(
     in_share = f"where true{share.condition(KEY_COLUMN)}"
     changed = (f"select c.{KEY_COLUMN}, xor(c.__old_fix, c.__x) as {FIX_COLUMN}, "
                f"xor(c.__old_history, c.__x) as {HISTORY_COLUMN}, l.{HASH_COLUMN}, l.{PRESENT_COLUMN}, "
-               f"not c.__in_new as {GONE_COLUMN} from {CHANGED_TABLE} as c left join "
-               f"(select {KEY_COLUMN}, {_row_fingerprint(view, LATEST_TABLE)} from {LATEST_TABLE}) as l "
+               f"not c.__in_new as {GONE_COLUMN} from {CHANGED_TABLE} as c left join {LATEST_TABLE} as l "
                f"on l.{KEY_COLUMN} = c.{KEY_COLUMN}")
     if not compact:
         rows = (f"select {KEY_COLUMN}, {FIX_COLUMN}, {HASH_COLUMN}, {PRESENT_COLUMN}, {GONE_COLUMN} "
@@ -277,17 +279,13 @@ def changes_sql(view: FeatureView, base: Snapshot | None, full: bool, share: Key
         f"(substr(n.{PRESENT_COLUMN}, {i}, 1) = '0' and substr(c.__old_present, {i}, 1) = '1')"
         for i in range(1, len(names) + 1)
     )
-    changed = (
-        f"select c.{KEY_COLUMN} as changed_key, "
-        f"case when n.{KEY_COLUMN} is null then 'd' when c.__was and ({became_null}) then 'r' else 's' end "
-        f"as {OP_COLUMN} from {CHANGED_TABLE} as c "
-        f"left join (select {KEY_COLUMN}, {_row_fingerprint(view, LATEST_TABLE)} from {LATEST_TABLE}) as n "
-        f"on n.{KEY_COLUMN} = c.{KEY_COLUMN} "
+    return (
+        f"select case when n.{KEY_COLUMN} is null then 'd' when c.__was and ({became_null}) then 'r' else 's' end "
+        f"as {OP_COLUMN}, cast(c.{KEY_COLUMN} as varchar) as {ID_COLUMN}, {text} "
+        f"from {CHANGED_TABLE} as c left join {LATEST_TABLE} as n on n.{KEY_COLUMN} = c.{KEY_COLUMN} "
         f"where (n.{KEY_COLUMN} is null and c.__was) or (n.{KEY_COLUMN} is not null and "
         f"(not c.__was or n.{HASH_COLUMN} <> c.__old_hash or n.{PRESENT_COLUMN} <> c.__old_present))"
     )
-    return (f"select c.{OP_COLUMN}, cast(c.changed_key as varchar) as {ID_COLUMN}, {text} "
-            f"from ({changed}) as c left join {LATEST_TABLE} on {LATEST_TABLE}.{KEY_COLUMN} = c.changed_key")
 
 
 def read_changes(
@@ -306,22 +304,30 @@ def read_changes(
     return connection.execute(sql).fetch_record_batch(batch_rows)
 
 
-def ids_missing_from(connection: duckdb.DuckDBPyConnection, ids: list[str], share: KeyShare = WHOLE) -> list[str]:
-    """Of `ids` (Redis key ids) in the share, those the view has no row for (Redis has them, the view not)."""
-    if not ids:
-        return []
-    connection.register("scanned_ids", pa.table({"id": pa.array(ids, pa.string())}))
-    try:
-        in_share = ""
-        if share.count > 1:  # the id typed as the view's key, so it hashes as the key does
-            (key_type,) = connection.execute(
-                "select data_type from duckdb_columns() where table_name = ? and column_name = ?",
-                [HISTORY_TABLE, KEY_COLUMN]).fetchone()
-            in_share = f" where true{share.condition(f'try_cast(id as {key_type})')}"
-        rows = connection.execute(
-            f"select id from (select id from scanned_ids{in_share}) as s anti join {HISTORY_TABLE} as n "
-            f"on s.id = cast(n.{KEY_COLUMN} as varchar)"
-        ).fetchall()
-    finally:
-        connection.unregister("scanned_ids")
-    return [row[0] for row in rows]
+def ids_missing_from(
+    connection: duckdb.DuckDBPyConnection, share: KeyShare = WHOLE
+) -> Callable[[list[str]], list[str]]:
+    """A check of scanned Redis key ids: those in the share that the view has no row for.
+
+    The share's filter is built once (the id typed as the view's key, so it hashes
+    as the key does), then each batch of a scan is one anti join.
+    """
+    in_share = ""
+    if share.count > 1:
+        (key_type,) = connection.execute(
+            "select data_type from duckdb_columns() where table_name = ? and column_name = ?",
+            [HISTORY_TABLE, KEY_COLUMN]).fetchone()
+        in_share = f" where true{share.condition(f'try_cast(id as {key_type})')}"
+    sql = (f"select id from (select id from scanned_ids{in_share}) as s anti join {HISTORY_TABLE} as n "
+           f"on s.id = cast(n.{KEY_COLUMN} as varchar)")
+
+    def missing(ids: list[str]) -> list[str]:
+        if not ids:
+            return []
+        connection.register("scanned_ids", pa.table({"id": pa.array(ids, pa.string())}))
+        try:
+            return [row[0] for row in connection.execute(sql).fetchall()]
+        finally:
+            connection.unregister("scanned_ids")
+
+    return missing

@@ -16,7 +16,7 @@ fails the sync with the node's name (`python -m sync` retries the whole run).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -144,15 +144,3 @@ def delete_fields_in_cluster(
     if queued:
         changed += sum(1 for removed in pipe.execute() if removed)
     return changed
-
-
-def scan_every_master(client: redis.RedisCluster, pattern: str, count: int) -> Iterator[list[str]]:
-    """The keys matching `pattern` on every master (each holds its own slots), in batches of `count`."""
-    batch: list[str] = []
-    for key in client.scan_iter(match=pattern, count=count):
-        batch.append(key.decode() if isinstance(key, bytes) else key)
-        if len(batch) >= count:
-            yield batch
-            batch = []
-    if batch:
-        yield batch

@@ -25,7 +25,7 @@ import pyarrow as pa
 import redis
 
 from sync.changes import OP_COLUMN, RESP_COLUMN
-from sync.cluster_writes import ClusterRespStream, delete_fields_in_cluster, scan_every_master
+from sync.cluster_writes import ClusterRespStream, delete_fields_in_cluster
 from sync.dtypes import format_timestamp
 from sync.keys import registry_key, registry_version_key, view_state_key
 from sync.offline import ID_COLUMN
@@ -205,16 +205,15 @@ class OnlineWriter:
         """Every key of an entity's hashes, in batches (for cleanups after a full sync or a schema change)."""
         key_prefix = f"{self.prefix}{entity}:"
         pattern = "".join(f"\\{c}" if c in "*?[]\\" else c for c in key_prefix) + "*"
-        if isinstance(self.client, redis.RedisCluster):
-            yield from scan_every_master(self.client, pattern, count)
-            return
-        cursor = 0
-        while True:
-            cursor, keys = self.client.scan(cursor=cursor, match=pattern, count=count)
-            if keys:
-                yield [k.decode() if isinstance(k, bytes) else k for k in keys]
-            if cursor == 0:
-                return
+        # scan_iter walks one server, or every master of a cluster (each holds its own slots).
+        batch: list[str] = []
+        for key in self.client.scan_iter(match=pattern, count=count):
+            batch.append(key.decode() if isinstance(key, bytes) else key)
+            if len(batch) >= count:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
 
 
 def read_view_states(client: redis.Redis, prefix: str, views: Iterable[str]) -> dict[str, dict[str, str]]:

@@ -41,6 +41,11 @@ class ShareJob:
     pending: Path  # the folder of the next snapshot
     share: KeyShare = offline.WHOLE
 
+    @property
+    def diff_base(self) -> Snapshot | None:
+        """What the changes are found against: the base, unless every row is written."""
+        return None if self.full else self.base
+
 
 @dataclass(frozen=True)
 class ShareResult:
@@ -63,11 +68,10 @@ def sync_share(
 ) -> ShareResult:
     """Sync the job's share; `on_staged` gets the share's entity count (full) before the writes start."""
     view = job.view
-    diff_base = None if job.full else job.base
-    staged = stage(connection, view, job.entity, job.schema, job.as_of, diff_base, job.share)
+    staged = stage(connection, view, job.entity, job.schema, job.as_of, job.diff_base, job.share)
     if on_staged:
         on_staged(staged.entities)
-    write_snapshot(connection, view, job.pending, diff_base, job.compact, job.share)
+    write_snapshot(connection, view, job.pending, job.diff_base, job.compact, job.share)
     commands = writer.commands_for(view, delete_fields=job.old_fields)
     changes = read_changes(connection, view, job.base, commands, full=job.full, share=job.share)
     result = writer.write_changes(view, changes, on_progress=on_progress)
@@ -84,7 +88,8 @@ def _clear_entities_outside(job: ShareJob, writer: OnlineWriter, connection: duc
     fields = list(dict.fromkeys([timestamp_field(view.name), *view.feature_names, *job.old_fields]))
     prefix = f"{writer.prefix}{view.entity}:"
     cleared = 0
+    missing = ids_missing_from(connection, job.share)
     for keys in writer.scan_entity_keys(view.entity):
-        outside = ids_missing_from(connection, [key[len(prefix):] for key in keys], job.share)
+        outside = missing([key[len(prefix):] for key in keys])
         cleared += writer.delete_fields((prefix + entity_id for entity_id in outside), fields)
     return cleared
