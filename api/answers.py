@@ -11,7 +11,6 @@ from typing import Any
 
 import orjson
 
-from api import metrics
 from api.decoding import answers
 from api.errors import EntityNotFound, InvalidRequest, PayloadTooLarge
 from api.store import OnlineStore
@@ -28,7 +27,6 @@ async def _read_one(store: OnlineStore, entity: str, entity_id: str, names: list
     """One entity's read and its decoded values and views; EntityNotFound when it has no hash."""
     read = await store.read(entity, (entity_id,), names)
     if not read.hashes[0]:
-        metrics.entities_not_found(entity)
         raise EntityNotFound(entity, read.ids[0])
     ((values, views),) = answers(read)
     return read, values, views
@@ -46,7 +44,6 @@ async def batch_answer(store: OnlineStore, entity: str, body: bytes, max_ids: in
         {"id": entity_id, "found": bool(fields), "features": values, "views": views}
         for entity_id, fields, (values, views) in zip(read.ids, read.hashes, answers(read), strict=True)
     ]
-    metrics.entities_not_found(entity, sum(1 for result in results if not result["found"]))
     return orjson.dumps({"entity": entity, "results": results})
 
 
@@ -67,7 +64,6 @@ async def context_batch_answer(store: OnlineStore, entity: str, body: bytes, max
          "views": views}
         for entity_id, fields, (values, views) in zip(read.ids, read.hashes, answers(read), strict=True)
     ]
-    metrics.entities_not_found(entity, sum(1 for result in results if not result["found"]))
     return orjson.dumps({"entity": entity, "results": results})
 
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from api import metrics
 from api.errors import CorruptValue
-from sync.freshness import is_stale
+from sync.freshness import expiry_cutoff
 
 if TYPE_CHECKING:
     from api.store import Read
@@ -36,8 +36,8 @@ def answers(read: Read) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
             selected.name,
             selected.timestamp_field,
             selected.features,
-            None if selected.view.ttl is None else now - selected.view.ttl,  # older than this: expired
-            "stale" if is_stale(selected.view, read.snapshot.last_sync_at(selected.name), now) else "fresh",
+            expiry_cutoff(selected.view, now),
+            "stale" if read.snapshot.is_stale(selected.name, now) else "fresh",
         )
         for selected in read.selection.views
     ]
@@ -74,15 +74,8 @@ def answers(read: Read) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
         yield features, views
 
 
-def event_time(text: str) -> datetime:
-    """A `_ts:{view}` value (ISO 8601 UTC with `Z`) as an aware datetime; naive text is read as UTC."""
-    moment = datetime.fromisoformat(text)
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
 def _corrupt(key: str, field: str, dtype: str, text: str) -> CorruptValue:
     return CorruptValue(
         f"field {field!r} of {key!r} holds {text[:80]!r}, which is not a valid {dtype}: "
         "run `python -m sync --full` to rewrite the online store"
     )
-

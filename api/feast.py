@@ -21,7 +21,6 @@ from typing import Any
 
 import orjson
 
-from api import metrics
 from api.answers import check_batch_size, parse_json_object
 from api.decoding import answers
 from api.errors import InvalidRequest, UnknownFeatureRefs, UnsupportedRequest
@@ -128,9 +127,7 @@ async def feast_answer(store: OnlineStore, body: bytes, max_ids: int) -> bytes:
     view_columns: dict[str, dict[str, list[Any]]] = {
         view.name: {"statuses": [], "event_timestamps": []} for view in read.selection.views
     }
-    not_found = 0
-    for fields, (values, views) in zip(read.hashes, answers(read), strict=True):
-        not_found += not fields
+    for values, views in answers(read):
         for name, state in views.items():
             view_columns[name]["statuses"].append(state["status"])
             view_columns[name]["event_timestamps"].append(state["event_timestamp"])
@@ -140,7 +137,6 @@ async def feast_answer(store: OnlineStore, body: bytes, max_ids: int) -> bytes:
             column_values.append(value)
             timestamps.append(state["event_timestamp"] or EPOCH_TEXT)
             statuses.append(_status(state["status"], value))
-    metrics.entities_not_found(resolved.entity, not_found)
     return orjson.dumps({"metadata": {"feature_names": names}, "results": results, "views": view_columns})
 
 

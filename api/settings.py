@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from sync import clock
-from sync.cluster import cluster_setting
+from sync.cluster import YES, cluster_setting
 from sync.errors import FeatureStoreError
 from sync.keys import PREFIX_ENV
 from sync.redis_client import REDIS_URL_ENV
@@ -22,7 +22,6 @@ API_KEY_ENV = "API_KEY"
 CORS_ORIGINS_ENV = "API_CORS_ORIGINS"
 ACCESS_LOG_ENV = "API_ACCESS_LOG"
 OPENTELEMETRY_ENV = "API_OPENTELEMETRY"
-TRUE_WORDS = ("1", "true", "yes", "on")
 
 
 class SettingsError(FeatureStoreError):
@@ -83,8 +82,8 @@ class Settings:
             "redis_max_connections": _number(env, REDIS_MAX_CONNECTIONS_ENV, int, cls.redis_max_connections),
             "api_key": env.get(API_KEY_ENV) or None,
             "cors_origins": tuple(o.strip() for o in env.get(CORS_ORIGINS_ENV, "").split(",") if o.strip()),
-            "access_log": env.get(ACCESS_LOG_ENV, "").strip().lower() in TRUE_WORDS,
-            "opentelemetry": env.get(OPENTELEMETRY_ENV, "").strip().lower() in TRUE_WORDS,
+            "access_log": _flag(env, ACCESS_LOG_ENV),
+            "opentelemetry": _flag(env, OPENTELEMETRY_ENV),
         }
         values.update({key: value for key, value in overrides.items() if value is not None})
         return cls(**values)
@@ -95,6 +94,10 @@ class Settings:
             return clock.now
         pinned = clock.parse_timestamp(self.as_of)
         return lambda: pinned
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    return env.get(name, "").strip().lower() in YES
 
 
 def _number(env: Mapping[str, str], name: str, kind: type, default: Any) -> Any:

@@ -89,6 +89,7 @@ class OnlineStore:
             selection, ids, entity_keys = self._resolve(snapshot, entity, raw_ids, features)
             if entity_keys != known_keys:  # the entity's key dtype changed with the new registry
                 _, hashes = await self._fetch(entity_keys)
+        metrics.entities_not_found(entity, sum(1 for fields in hashes if not fields))
         return Read(snapshot, selection, ids, entity_keys, hashes, self.clock())
 
     def _resolve(

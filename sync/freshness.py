@@ -8,27 +8,14 @@ successful sync is older than its freshness (the same for every entity).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
 
 from sync.registry import FeatureView
 
-Status = Literal["fresh", "stale", "expired"]
 
-
-def is_expired(view: FeatureView, event_ts: datetime, now: datetime) -> bool:
-    return view.ttl is not None and event_ts < now - view.ttl
+def expiry_cutoff(view: FeatureView, now: datetime) -> datetime | None:
+    """Rows with an event timestamp before this are expired at `now` (None: the view has no ttl)."""
+    return None if view.ttl is None else now - view.ttl
 
 
 def is_stale(view: FeatureView, last_sync_at: datetime | None, now: datetime) -> bool:
     return last_sync_at is None or now - last_sync_at > view.freshness
-
-
-def view_status(
-    view: FeatureView, event_ts: datetime, last_sync_at: datetime | None, now: datetime
-) -> Status:
-    """`expired` wins over `stale`: an expired row is served as missing either way."""
-    if is_expired(view, event_ts, now):
-        return "expired"
-    if is_stale(view, last_sync_at, now):
-        return "stale"
-    return "fresh"
