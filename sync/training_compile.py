@@ -174,11 +174,13 @@ class Compiler:
             return CompiledJoin.from_sql(latest.read_text())
         return None
 
-    def compile(self, request: JoinRequest, spine_path: Path, spine_schema: SpineSchema | None = None) -> CompiledJoin:
+    def compile(self, request: JoinRequest, spine_path: Path, spine_schema: SpineSchema | None = None,
+                fingerprint: str | None = None) -> CompiledJoin:
         """Run dbt's compile of the macro for `request` (reading the spine's columns).
 
-        With the spine's schema, the SQL is kept under the fingerprint, unless the
-        project changed while dbt read it (then no one can tell which version it compiled).
+        With the spine's schema, the SQL is kept under the fingerprint (`fingerprint`
+        when the caller has just taken it), unless the project changed while dbt
+        read it (then no one can tell which version it compiled).
         """
         from dbt.cli.main import dbtRunner
 
@@ -196,7 +198,9 @@ class Compiler:
             "--log-level", "none", "--log-level-file", "none",
             "--no-write-json", "--no-populate-cache", "--no-version-check", "--no-send-anonymous-usage-stats",
         ]
-        before = self.fingerprint(request, spine_schema) if spine_schema is not None else None
+        before = None
+        if spine_schema is not None:
+            before = fingerprint or self.fingerprint(request, spine_schema)
         with _locked(self.cache_dir / "compile.lock"), _quicker_dbt_start(self.cache_dir):
             result = dbtRunner().invoke(args)
         if not result.success:

@@ -170,14 +170,15 @@ def _build(
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(f".{out.name}.partial")
 
-    kept = None if recompile else compiler.lookup(request, compiler.fingerprint(request, spine_schema))
+    fingerprint = compiler.fingerprint(request, spine_schema)  # read the project once: for the lookup and the keep
+    kept = None if recompile else compiler.lookup(request, fingerprint)
     try:
         if kept is not None:
             rows = run_join(kept, locations, spine_path, partial, threads)
             reused, compiled_now = True, False
         else:
-            rows, reused = _compile_and_join(compiler, request, spine_schema, locations, spine_path, partial,
-                                             threads)
+            rows, reused = _compile_and_join(compiler, request, spine_schema, fingerprint, locations, spine_path,
+                                             partial, threads)
             compiled_now = True
         partial.replace(out)
     finally:
@@ -186,14 +187,14 @@ def _build(
     return TrainingSetRun(rows, width, time.perf_counter() - started, reused, compiled_now)
 
 
-def _compile_and_join(compiler: Compiler, request: JoinRequest, spine_schema: SpineSchema,
+def _compile_and_join(compiler: Compiler, request: JoinRequest, spine_schema: SpineSchema, fingerprint: str,
                       locations: dict[str, Path], spine_path: Path, out: Path,
                       threads: int | None) -> tuple[int, bool]:
     """dbt compiles while the join runs last time's SQL for the request, if any; rows, and whether it stood."""
     guess = compiler.cached(request)
     early = _EarlyJoin(guess, locations, spine_path, out, threads) if guess else None
     try:
-        compiled = compiler.compile(request, spine_path, spine_schema)
+        compiled = compiler.compile(request, spine_path, spine_schema, fingerprint)
     except BaseException:
         if early:
             early.cancel()
