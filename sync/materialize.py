@@ -113,7 +113,8 @@ def run_sync(
         record = state.load()
         report = SyncReport(registry)
         redis_generation = writer.generation()
-        redis_has_features = bool(redis_generation) or writer.published_registry() is not None
+        published = writer.published_registry()
+        redis_has_features = bool(redis_generation) or published is not None
         report.full_reason = _full_sync_reason(record, redis_generation, full)
         redis_lost = bool(record.generation) and redis_generation != record.generation
         if report.full_reason and report.full_reason != "--full":
@@ -129,7 +130,7 @@ def run_sync(
         if not views:
             say(f"nothing due at {as_of.isoformat()}: every selected view was synced within its freshness")
             return report
-        previous_views = _previous_views(record, writer)
+        previous_views = _previous_views(record, published)
         connection = offline.connect()
         results: list[ViewWriteResult] = []
         rows: dict[str, int] = {}
@@ -251,10 +252,10 @@ def _unchanged(
     return as_of >= last and offline.rows_reached(connection, view, schema, last, as_of) == 0
 
 
-def _previous_views(record: SyncRecord, writer: OnlineWriter) -> dict[str, tuple[str, list[str]]]:
-    """Views (entity, feature names) that earlier syncs may have left in Redis."""
+def _previous_views(record: SyncRecord, published: Registry | None) -> dict[str, tuple[str, list[str]]]:
+    """Views (entity, feature names) that earlier syncs may have left in Redis (per the record and the
+    registry Redis holds)."""
     views = {name: (spec.entity, spec.feature_names()) for name, spec in record.views.items()}
-    published = writer.published_registry()
     if published:
         for view in published.views:
             entity, names = views.get(view.name, (view.entity, []))
