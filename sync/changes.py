@@ -5,10 +5,12 @@ The snapshot of the last sync keeps, per entity, a fingerprint of its history
 pushed. An incremental sync hashes the history rows again and XORs them, in one
 aggregate, with the snapshot's fingerprints: an entity whose history is
 unchanged comes to zero, so only the others need their latest row recomputed;
-of those, only rows that differ from what was pushed become Redis commands. A
-full sync recomputes every latest row. DuckDB spills to disk past its memory
-limit, so memory stays flat however many entities there are. Each change
-carries an op:
+of those, only rows that differ from what was pushed become Redis commands.
+When the history was appended to (see `history_layout`), only the entities its
+new row groups point at are read, and one aggregate gives both their
+fingerprint and their latest row. A full sync recomputes every latest row.
+DuckDB spills to disk past its memory limit, so memory stays flat however many
+entities there are. Each change carries an op:
 
 - `s` set: one HSET of the row's non-null fields and `_ts:{view}`;
 - `r` replace: a feature became null, so HDEL and HSET run together, atomically;
@@ -34,7 +36,9 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from sync.history_layout import NARROW_MAX_SHARE, HistoryChange
 from sync.offline import (
+    HISTORY_COLUMN,
     ID_COLUMN,
     KEY_COLUMN,
     TS_COLUMN,
@@ -43,6 +47,8 @@ from sync.offline import (
     KeyShare,
     history_fingerprint_sql,
     history_row_hashes_sql,
+    keys_in_rows_sql,
+    keys_reached_sql,
     latest_typed_sql,
     literal,
     perfect_hashing,
@@ -55,7 +61,6 @@ from sync.state import Snapshot
 
 OP_COLUMN = "__op"
 RESP_COLUMN = "__resp"
-HISTORY_COLUMN = "__history"
 HASH_COLUMN = "__hash"
 PRESENT_COLUMN = "__present"
 FIX_COLUMN = "__fix"
@@ -63,6 +68,8 @@ GONE_COLUMN = "__gone"
 HISTORY_TABLE = "history_fingerprints"
 CHANGED_TABLE = "changed_keys"
 LATEST_TABLE = "latest_rows"
+CANDIDATE_TABLE = "candidate_keys"
+CANDIDATE_LATEST_TABLE = "candidate_latest"
 CHANGE_BATCH_ROWS = 50_000
 # Latest rows are computed for at most this many entities at a time: the arg_max
 # aggregate holds every entity's row in memory and cannot spill to disk.
@@ -80,6 +87,7 @@ class Staged:
     joined: int
     left: int
     recomputed: int
+    narrowed: bool = False  # only the entities a `HistoryChange` points at were read
 
 
 def _files(paths: tuple[Path, ...]) -> str:
@@ -104,8 +112,13 @@ def stage(
     as_of: datetime,
     base: Snapshot | None,
     share: KeyShare = WHOLE,
+    change: HistoryChange | None = None,
 ) -> Staged:
-    """Find the entities whose history changed since `base` and compute their latest rows (all, without a base)."""
+    """Find the entities whose history changed since `base` and compute their latest rows (all, without a base).
+
+    With a `change` (where the history can differ since the base, in row groups),
+    only the entities it points at are read, unless they are too many.
+    """
     perfect_hashing(connection, True)
     if base is None:
         connection.execute(f"create or replace temp table {HISTORY_TABLE} as "
@@ -113,12 +126,52 @@ def stage(
         (entities,) = connection.execute(f"select count(*) from {HISTORY_TABLE}").fetchone()
         recomputed = _compute_latest(connection, view, entity, schema, as_of, None, int(entities), share)
         return Staged(int(entities), 0, 0, recomputed)
-    _find_changed(connection, view, entity, schema, as_of, base, share)
+    narrowed = change is not None and _find_changed_among_candidates(
+        connection, view, entity, schema, as_of, base, change, share)
+    if not narrowed:
+        _find_changed(connection, view, entity, schema, as_of, base, share)
     joined, left, changed = connection.execute(
         f"select count(*) filter (where __in_new and not __was), count(*) filter (where __was and not __in_new), "
         f"count(*) from {CHANGED_TABLE}").fetchone()
-    recomputed = _compute_latest(connection, view, entity, schema, as_of, CHANGED_TABLE, int(changed), share)
-    return Staged(None, int(joined), int(left), recomputed)
+    if narrowed:
+        (recomputed,) = connection.execute(f"select count(*) from {LATEST_TABLE}").fetchone()
+    else:
+        recomputed = _compute_latest(connection, view, entity, schema, as_of, CHANGED_TABLE, int(changed), share)
+    return Staged(None, int(joined), int(left), int(recomputed), narrowed)
+
+
+@dataclass(frozen=True)
+class _Pushed:
+    """What the snapshot says was pushed, per entity of a relation `c`: its joins and columns."""
+
+    joins: str
+    has_delta: bool
+    was: str  # whether Redis holds the entity for this view
+    history: str  # the history fingerprint the snapshot keeps
+    fix: str  # the delta's correction to the base's history fingerprint (0 without one)
+
+    def column(self, name: str) -> str:
+        """A pushed column (hash, present flags): the delta's when it has the entity, else the base's."""
+        if not self.has_delta:
+            return f"b.{name}"
+        return f"case when d.{KEY_COLUMN} is not null then d.{name} else b.{name} end"
+
+    def columns(self) -> str:
+        return (f"{self.was} as __was, {self.column(HASH_COLUMN)} as __old_hash, "
+                f"{self.column(PRESENT_COLUMN)} as __old_present, {self.fix} as __old_fix, "
+                f"{self.history} as __old_history")
+
+
+def _pushed(base: Snapshot) -> _Pushed:
+    """The base overridden by the delta, joined to a relation `c` on the key."""
+    joins = f" left join {_files(base.base)} as b on b.{KEY_COLUMN} = c.{KEY_COLUMN}"
+    if base.delta:
+        joins += f" left join {_files(base.delta)} as d on d.{KEY_COLUMN} = c.{KEY_COLUMN}"
+        was = f"case when d.{KEY_COLUMN} is not null then not d.{GONE_COLUMN} else b.{KEY_COLUMN} is not null end"
+        fix = f"coalesce(d.{FIX_COLUMN}, 0::ubigint)"
+    else:
+        was, fix = f"b.{KEY_COLUMN} is not null", "0::ubigint"
+    return _Pushed(joins, bool(base.delta), was, f"xor(coalesce(b.{HISTORY_COLUMN}, 0::ubigint), {fix})", fix)
 
 
 def _find_changed(
@@ -130,7 +183,11 @@ def _find_changed(
     base: Snapshot,
     share: KeyShare,
 ) -> None:
-    """`changed_keys`: entities whose history fingerprint differs from the snapshot's, with what was pushed."""
+    """`changed_keys`: entities whose history fingerprint differs from the snapshot's, with what was pushed.
+
+    One aggregate over every history row and the snapshot: an unchanged entity's
+    row hashes and fingerprints XOR to zero.
+    """
     in_share = f"where true{share.condition(KEY_COLUMN)}"
     sources = [f"select {KEY_COLUMN}, __row_hash, true as __new "
                f"from ({history_row_hashes_sql(view, entity, schema, as_of, share)})",
@@ -139,23 +196,60 @@ def _find_changed(
         sources.append(f"select {KEY_COLUMN}, {FIX_COLUMN}, false from {_files(base.delta)} {in_share}")
     difference = (f"select {KEY_COLUMN}, bit_xor(__row_hash) as __x, bool_or(__new) as __in_new "
                   f"from ({' union all '.join(sources)}) group by {KEY_COLUMN} having bit_xor(__row_hash) <> 0")
-    if base.delta:
-        d = "d."
-        old_join = f" left join {_files(base.delta)} as d on d.{KEY_COLUMN} = c.{KEY_COLUMN}"
-        was = f"case when d.{KEY_COLUMN} is not null then not d.{GONE_COLUMN} else b.{KEY_COLUMN} is not null end"
-        fix = f"coalesce(d.{FIX_COLUMN}, 0::ubigint)"
-    else:  # no delta: what the base says
-        d, old_join, was, fix = "", "", f"b.{KEY_COLUMN} is not null", "0::ubigint"
-
-    def pushed(column: str) -> str:
-        return f"case when {d}{KEY_COLUMN} is not null then {d}{column} else b.{column} end" if d else f"b.{column}"
-
+    pushed = _pushed(base)
     connection.execute(
-        f"create or replace temp table {CHANGED_TABLE} as select c.{KEY_COLUMN}, c.__x, c.__in_new, {was} as __was, "
-        f"{pushed(HASH_COLUMN)} as __old_hash, {pushed(PRESENT_COLUMN)} as __old_present, {fix} as __old_fix, "
-        f"xor(coalesce(b.{HISTORY_COLUMN}, 0::ubigint), {fix}) as __old_history "
-        f"from ({difference}) as c left join {_files(base.base)} as b on b.{KEY_COLUMN} = c.{KEY_COLUMN}{old_join}"
+        f"create or replace temp table {CHANGED_TABLE} as select c.{KEY_COLUMN}, c.__x, c.__in_new, "
+        f"{pushed.columns()} from ({difference}) as c{pushed.joins}"
     )
+
+
+def _find_changed_among_candidates(
+    connection: duckdb.DuckDBPyConnection,
+    view: FeatureView,
+    entity: Entity,
+    schema: pa.Schema,
+    as_of: datetime,
+    base: Snapshot,
+    change: HistoryChange,
+    share: KeyShare,
+) -> bool:
+    """`changed_keys` and `latest_rows` from the entities `change` points at; False when they are too many.
+
+    An entity none of whose rows is in a row group that is new or that left, or
+    newly reached by the clock, has the history the snapshot fingerprinted. For
+    the others, one read of their rows gives both the history fingerprint and
+    the latest row.
+    """
+    candidates = [keys_in_rows_sql(entity, change.new_ranges, share)] if change.new_ranges else []
+    if change.gone_keys:
+        gone = tuple(Path(path) for path in change.gone_keys)
+        candidates.append(f"select {KEY_COLUMN} from {_files(gone)} where true{share.condition(KEY_COLUMN)}")
+    if change.reached_after is not None:
+        candidates.append(keys_reached_sql(view, entity, schema, change.reached_after, as_of, share))
+    if not candidates:
+        candidates.append(f"select {KEY_COLUMN} from ({snapshot_keys_sql(base, share)}) where false")
+    connection.execute(f"create or replace temp table {CANDIDATE_TABLE} as select distinct {KEY_COLUMN} "
+                       f"from ({' union all '.join(candidates)})")
+    (count,) = connection.execute(f"select count(*) from {CANDIDATE_TABLE}").fetchone()
+    if count > min(LATEST_PARTITION_ENTITIES, NARROW_MAX_SHARE * max(sum(base.rows()), 1)):
+        return False
+    perfect_hashing(connection, False)
+    latest = latest_typed_sql(view, entity, schema, as_of, CANDIDATE_TABLE, share, with_history=True)
+    connection.execute(f"create or replace temp table {CANDIDATE_LATEST_TABLE} as "
+                       f"select *, {_row_fingerprint(view, 'l')} from ({latest}) as l")
+    pushed = _pushed(base)
+    connection.execute(
+        f"create or replace temp table {CHANGED_TABLE} as select * from (select c.{KEY_COLUMN}, "
+        f"xor(coalesce(n.{HISTORY_COLUMN}, 0::ubigint), {pushed.history}) as __x, "
+        f"n.{KEY_COLUMN} is not null as __in_new, {pushed.columns()} from {CANDIDATE_TABLE} as c "
+        f"left join {CANDIDATE_LATEST_TABLE} as n on n.{KEY_COLUMN} = c.{KEY_COLUMN}{pushed.joins}) "
+        f"where __x <> 0"
+    )
+    connection.execute(
+        f"create or replace temp table {LATEST_TABLE} as select * exclude ({HISTORY_COLUMN}) "
+        f"from {CANDIDATE_LATEST_TABLE} where {KEY_COLUMN} in (select {KEY_COLUMN} from {CHANGED_TABLE})"
+    )
+    return True
 
 
 def _compute_latest(

@@ -31,11 +31,12 @@ from pathlib import Path
 import duckdb
 import redis
 
-from sync import offline, quality_gate
+from sync import history_layout, offline, quality_gate
 from sync.changes import SNAPSHOT_FORMAT, needs_compaction
 from sync.clock import parse_timestamp
 from sync.dtypes import format_timestamp
 from sync.errors import FeatureStoreError, RedisUnavailable
+from sync.group_keys import drop_group_keys, existing_key_file, keep_group_keys
 from sync.keys import timestamp_field
 from sync.online import OnlineWriter, ViewWriteResult, read_view_states
 from sync.progress import Progress
@@ -57,12 +58,16 @@ class ViewSummary:
     deleted: int
     seconds: float
     source_digest: str = ""
+    row_groups: list[list] = field(default_factory=list)
+    narrowed_to: str = ""  # where the rows read were, when not every row was read
 
     def line(self) -> str:
         if self.mode == "unchanged":
             return (f"{self.view}: unchanged since the last sync (same history, no row newly reached by the "
                     f"clock), {self.entities:,} entities, 0 written in {self.seconds:.2f}s")
-        return (f"{self.view}: {self.mode} sync, {self.history_rows:,} history rows read, {self.entities:,} "
+        rows = (f"{self.history_rows:,} history rows ({self.narrowed_to})" if self.narrowed_to
+                else f"{self.history_rows:,} history rows read")
+        return (f"{self.view}: {self.mode} sync, {rows}, {self.entities:,} "
                 f"entities ({self.recomputed:,} recomputed), {self.written:,} written, {self.deleted:,} deleted "
                 f"in {self.seconds:.2f}s")
 
@@ -207,20 +212,27 @@ def _sync_view(
     record.views[view.name] = ViewRecord.for_view(view)
     state.save(record)
 
-    digest = offline.source_digest(view)  # before reading: a file replaced meanwhile is read again next time
-    if not full and _unchanged(view, previous, digest, schema, connection, as_of):
-        state.start_pending(view.name, keep_base=base, keep_delta=True)
+    entity = registry.entity(view.entity)
+    layout = history_layout.read_layout(view, entity)  # before reading the rows (see _kept_layout)
+    kept_keys = state.snapshot_dir(view.name)
+    if not full and _unchanged(view, previous, layout.digest, schema, connection, as_of):
+        pending = state.start_pending(view.name, keep_base=base, keep_delta=True)
         seconds = time.perf_counter() - started
-        summary = ViewSummary(view.name, "unchanged", offline.history_rows(view), previous.rows, 0, 0, 0, seconds,
-                              digest)
+        summary = ViewSummary(view.name, "unchanged", layout.rows, previous.rows, 0, 0, 0, seconds,
+                              *_kept_layout(layout, connection, entity, kept_keys, pending))
         return summary, ViewWriteResult(view.name, 0, 0, 0, seconds), previous.rows
 
     diff_base = None if full else base
     compact = needs_compaction(diff_base)
+    change = None
+    if not full and previous.last_sync_at:
+        previous_groups = [history_layout.RowGroup.from_json(group) for group in previous.row_groups]
+        change = history_layout.compare(previous_groups, parse_timestamp(previous.last_sync_at), layout, as_of,
+                                        lambda digest: existing_key_file(kept_keys, digest))
     job = ShareJob(
-        view=view, entity=registry.entity(view.entity), schema=schema, as_of=as_of, base=base, full=full,
+        view=view, entity=entity, schema=schema, as_of=as_of, base=base, full=full,
         compact=compact, scan=scan, old_fields=tuple(previous.feature_names() if previous else ()),
-        pending=state.start_pending(view.name, keep_base=None if compact else diff_base),
+        pending=state.start_pending(view.name, keep_base=None if compact else diff_base), change=change,
     )
     progress = Progress(view.name, None)
     on_staged = progress.set_total if full else (lambda _: None)
@@ -235,11 +247,30 @@ def _sync_view(
         entities = previous.rows + sum(r.joined for r in results) - sum(r.left for r in results)
     written = sum(result.written for result in results)
     deleted = sum(result.deleted for result in results)
+    recorded = _kept_layout(layout, connection, entity, kept_keys, job.pending)
     seconds = time.perf_counter() - started
     result = ViewWriteResult(view.name, written, deleted, sum(r.replaced for r in results), seconds)
-    summary = ViewSummary(view.name, "full" if full else "incremental", offline.history_rows(view),
-                          entities, sum(r.recomputed for r in results), written, deleted, seconds, digest)
+    narrowed_to = change.describe() if change and all(r.narrowed for r in results) else ""
+    summary = ViewSummary(view.name, "full" if full else "incremental", layout.rows, entities,
+                          sum(r.recomputed for r in results), written, deleted, seconds, *recorded,
+                          narrowed_to=narrowed_to)
     return summary, result, entities
+
+
+def _kept_layout(
+    layout: history_layout.HistoryLayout, connection, entity, kept_keys: Path, pending: Path
+) -> tuple[str, list[list]]:
+    """Keep the row groups' keys in `pending`; the digest and row groups to record.
+
+    Nothing is kept when a file changed since the layout was read: the rows were
+    read after it, maybe in the new state, which the layout does not describe.
+    Without a record, the next sync reads every row.
+    """
+    keep_group_keys(connection, entity, layout, kept_keys, pending)
+    if not layout.unchanged_on_disk():
+        drop_group_keys(pending)
+        return "", []
+    return layout.digest, [group.to_json() for group in layout.groups()]
 
 
 def _unchanged(
@@ -302,6 +333,7 @@ def _record(
         entry.rows = rows[view.name]
         entry.changed = summary.written + summary.deleted
         entry.source_digest = summary.source_digest
+        entry.row_groups = summary.row_groups
         record.views[view.name] = entry
     for name in list(record.views):
         if not registry.has_view(name):

@@ -8,7 +8,6 @@ text as Python's `repr(float)`.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
 from dataclasses import dataclass
@@ -171,6 +170,7 @@ def quote(name: str) -> str:
 
 
 KEY_COLUMN = "__key"
+HISTORY_COLUMN = "__history"
 TS_VALUE_COLUMN = "__ts_value"
 
 
@@ -234,6 +234,7 @@ def latest_typed_sql(
     as_of: datetime,
     only_keys: str | None = None,
     share: KeyShare = WHOLE,
+    with_history: bool = False,
 ) -> str:
     """Each entity's latest row at or before `as_of` (whatever its age), typed.
 
@@ -244,6 +245,8 @@ def latest_typed_sql(
     `only_keys` names a table of `__key`s to limit the work to; `share` keeps
     the entities whose key hashes into it (a worker's part, split further so
     the aggregate's state, which cannot spill to disk, stays within memory).
+    `with_history` adds `__history`, the entity's history fingerprint (see
+    `history_fingerprint_sql`), from the same read.
     """
     key = quote(entity.join_key)
     ts = _utc_timestamp(view.timestamp, schema.field(view.timestamp).type)
@@ -258,20 +261,42 @@ def latest_typed_sql(
     )
     row = f"struct_pack({TS_VALUE_COLUMN} := {ts}, {features})"
     restrict = f" and {key} in (select {KEY_COLUMN} from {only_keys})" if only_keys else ""
+    history = f", bit_xor({row_hash_sql(view)}) as {HISTORY_COLUMN}" if with_history else ""
     return (
-        f"select {key} as {KEY_COLUMN}, unnest(arg_max({row}, {rank})) "
+        f"select {key} as {KEY_COLUMN}, unnest(arg_max({row}, {rank})){history} "
         f"{history_filter(view, entity, schema, as_of, share)}{restrict} group by {key}"
     )
+
+
+def row_hash_sql(view: FeatureView) -> str:
+    """A history row's hash: of every column that can change what the sync pushes."""
+    columns = [view.timestamp, *([view.created_timestamp] if view.created_timestamp else []), *view.feature_names]
+    return f"hash({', '.join(quote(c) for c in columns)})"
 
 
 def history_row_hashes_sql(
     view: FeatureView, entity: Entity, schema: pa.Schema, as_of: datetime, share: KeyShare = WHOLE
 ) -> str:
     """`__key` and `__row_hash` of every history row that counts at `as_of`."""
-    key = quote(entity.join_key)
-    columns = [view.timestamp, *([view.created_timestamp] if view.created_timestamp else []), *view.feature_names]
-    return (f"select {key} as {KEY_COLUMN}, hash({', '.join(quote(c) for c in columns)}) as __row_hash "
+    return (f"select {quote(entity.join_key)} as {KEY_COLUMN}, {row_hash_sql(view)} as __row_hash "
             f"{history_filter(view, entity, schema, as_of, share)}")
+
+
+def keys_in_rows_sql(entity: Entity, ranges: tuple[tuple[str, int, int], ...], share: KeyShare = WHOLE) -> str:
+    """`__key` of the rows in `ranges` ((file, first row, end row): row groups), read alone (DuckDB skips
+    the row groups outside the ranges)."""
+    key = quote(entity.join_key)
+    files = sorted({path for path, _, _ in ranges})
+    by_file = len(files) > 1
+
+    def within(path: str, start: int, end: int) -> str:
+        rows = f"file_row_number >= {start} and file_row_number < {end}"
+        return f"(filename = {literal(path)} and {rows})" if by_file else f"({rows})"
+
+    source = ", ".join(literal(path) for path in files)
+    return (f"select {key} as {KEY_COLUMN} from read_parquet([{source}], filename = {str(by_file).lower()}, "
+            f"file_row_number = true) where {key} is not null and "
+            f"({' or '.join(within(*span) for span in ranges)}){share.condition(key)}")
 
 
 def history_fingerprint_sql(
@@ -283,7 +308,7 @@ def history_fingerprint_sql(
     reached by the clock, changes it: only those entities need their latest row
     recomputed. Far cheaper than the latest row itself (an integer aggregate).
     """
-    return (f"select {KEY_COLUMN}, bit_xor(__row_hash) as __history "
+    return (f"select {KEY_COLUMN}, bit_xor(__row_hash) as {HISTORY_COLUMN} "
             f"from ({history_row_hashes_sql(view, entity, schema, as_of, share)}) group by {KEY_COLUMN}")
 
 
@@ -313,20 +338,6 @@ def read_latest(
     return connection.execute(latest_rows_sql(view, entity, schema, as_of)).fetch_record_batch(batch_rows)
 
 
-def source_digest(view: FeatureView) -> str:
-    """A hash of the bytes of the view's Parquet history (a file, or a folder's part files).
-
-    Equal digests mean the same rows, so a sync whose clock reached no new row can
-    skip the view; reading the bytes costs far less than decoding them.
-    """
-    digest = hashlib.blake2b(digest_size=16)
-    for path in part_files(view.location):
-        digest.update(path.name.encode() + b"\0")
-        with path.open("rb") as handle:
-            digest.update(hashlib.file_digest(handle, "blake2b").digest())
-    return digest.hexdigest()
-
-
 def rows_reached(
     connection: duckdb.DuckDBPyConnection, view: FeatureView, schema: pa.Schema, after: datetime, until: datetime
 ) -> int:
@@ -338,7 +349,10 @@ def rows_reached(
     return int(count)
 
 
-def history_rows(view: FeatureView) -> int:
-    """Rows in the view's Parquet history, from the files' footers."""
-    return sum(pq.ParquetFile(path).metadata.num_rows for path in part_files(view.location))
-
+def keys_reached_sql(
+    view: FeatureView, entity: Entity, schema: pa.Schema, after: datetime, until: datetime, share: KeyShare = WHOLE
+) -> str:
+    """`__key` of the history rows dated after one clock and at or before another."""
+    ts = _utc_timestamp(view.timestamp, schema.field(view.timestamp).type)
+    return (f"select {quote(entity.join_key)} as {KEY_COLUMN} {history_filter(view, entity, schema, until, share)} "
+            f"and {ts} > {timestamp_literal(after)}")

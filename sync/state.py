@@ -41,7 +41,8 @@ class ViewRecord:
     rows: int = 0
     changed: int = 0
     snapshot_format: int = 0
-    source_digest: str = ""  # of the Parquet history the last sync read (see offline.source_digest)
+    source_digest: str = ""  # of the Parquet history the last sync read (see history_layout)
+    row_groups: list[list] = field(default_factory=list)  # its row groups (history_layout.RowGroup.to_json)
 
     @classmethod
     def for_view(cls, view: FeatureView, snapshot_format: int = 0) -> ViewRecord:

@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from sync import offline
 from sync.changes import ids_missing_from, read_changes, stage, write_snapshot
+from sync.history_layout import HistoryChange
 from sync.keys import timestamp_field
 from sync.offline import KeyShare
 from sync.online import OnlineWriter
@@ -40,6 +41,7 @@ class ShareJob:
     old_fields: tuple[str, ...]  # fields an earlier sync of this view may have written
     pending: Path  # the folder of the next snapshot
     share: KeyShare = offline.WHOLE
+    change: HistoryChange | None = None  # where the history changed since the base, when known
 
     @property
     def diff_base(self) -> Snapshot | None:
@@ -57,6 +59,7 @@ class ShareResult:
     deleted: int
     replaced: int
     seconds: float
+    narrowed: bool = False  # only the entities `ShareJob.change` points at were read
 
 
 def sync_share(
@@ -68,7 +71,7 @@ def sync_share(
 ) -> ShareResult:
     """Sync the job's share; `on_staged` gets the share's entity count (full) before the writes start."""
     view = job.view
-    staged = stage(connection, view, job.entity, job.schema, job.as_of, job.diff_base, job.share)
+    staged = stage(connection, view, job.entity, job.schema, job.as_of, job.diff_base, job.share, job.change)
     if on_staged:
         on_staged(staged.entities)
     write_snapshot(connection, view, job.pending, job.diff_base, job.compact, job.share)
@@ -79,7 +82,7 @@ def sync_share(
     if job.scan:
         deleted += _clear_entities_outside(job, writer, connection)
     return ShareResult(staged.entities, staged.joined, staged.left, staged.recomputed, result.written, deleted,
-                       result.replaced, result.seconds)
+                       result.replaced, result.seconds, staged.narrowed)
 
 
 def _clear_entities_outside(job: ShareJob, writer: OnlineWriter, connection: duckdb.DuckDBPyConnection) -> int:

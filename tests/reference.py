@@ -11,6 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
+import redis
+
+from sync.dtypes import encode
+from sync.registry import load_registry
 
 
 def latest_rows(
@@ -27,3 +31,26 @@ def latest_rows(
         if current is None or rank > (current[timestamp], current[created] if created else None):
             best[row[key]] = row
     return best
+
+
+def assert_redis_holds_latest(project: Path, view_name: str, client: redis.Redis, as_of: datetime) -> None:
+    """Every entity's fields of the view in Redis are its reference latest row; no other entity holds them.
+
+    `client` decodes responses; the view's entity keys are `user:{id}`.
+    """
+    view = load_registry(project).view(view_name)
+    parquet = project / "data" / "features" / f"{view_name}.parquet"
+    expected = latest_rows(parquet, "user_id", view.timestamp, as_of, view.created_timestamp)
+    pipe = client.pipeline(transaction=False)
+    for user in expected:
+        pipe.hgetall(f"user:{user}")
+    for user, stored in zip(expected, pipe.execute(), strict=True):
+        row = expected[user]
+        want = {f.name: encode(row[f.name], f.dtype) for f in view.features if row[f.name] is not None}
+        got = {name: stored[name] for name in view.feature_names if name in stored}
+        assert got == want, f"user {user}"
+    holding = set()
+    for key in client.scan_iter(match="user:*", count=5_000):
+        if client.hexists(key, f"_ts:{view_name}"):
+            holding.add(int(key.split(":", 1)[1]))
+    assert holding == set(expected), "entities that left the view still hold its fields, or some are missing"

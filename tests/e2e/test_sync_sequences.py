@@ -19,11 +19,9 @@ import pytest
 import redis
 
 from sync import changes
-from sync.dtypes import encode
 from sync.materialize import run_sync
-from sync.registry import load_registry
 from tests.conftest import BuiltProject
-from tests.reference import latest_rows
+from tests.reference import assert_redis_holds_latest
 
 VIEW = "user_watch_stats"
 ROUNDS = 5
@@ -53,23 +51,7 @@ def change_history(project: BuiltProject, rng: random.Random, round_number: int)
 
 
 def assert_redis_equals_reference(project: BuiltProject, client: redis.Redis, as_of) -> None:
-    registry = load_registry(project.path)
-    view = registry.view(VIEW)
-    expected = latest_rows(project.parquet(VIEW), "user_id", "event_timestamp", as_of)
-    pipe = client.pipeline(transaction=False)
-    for user in expected:
-        pipe.hgetall(f"user:{user}")
-    for user, stored in zip(expected, pipe.execute(), strict=True):
-        row = expected[user]
-        want = {name: encode(row[name], dtype) for name, dtype in ((f.name, f.dtype) for f in view.features)
-                if row[name] is not None}
-        got = {name: stored[name] for name in view.feature_names if name in stored}
-        assert got == want, f"user {user}"
-    holding = set()
-    for key in client.scan_iter(match="user:*", count=5_000):
-        if client.hexists(key, f"_ts:{VIEW}"):
-            holding.add(int(key.split(":", 1)[1]))
-    assert holding == set(expected), "entities that left the view still hold its fields, or some are missing"
+    assert_redis_holds_latest(project.path, VIEW, client, as_of)
 
 
 @pytest.mark.parametrize(("workers", "compact_share"), [(1, 0.0), (1, 10.0), (3, 10.0)],
