@@ -82,10 +82,14 @@ def generate(out: Path, entities: int, rows_per_entity: int) -> None:
     (out / "target" / "manifest.json").write_text(json.dumps(manifest(out)))
 
 
-def change_entities(out: Path, share: float, stamp: str = "2026-11-20 12:00:00", offset: int = 0) -> int:
+def change_entities(
+    out: Path, share: float, stamp: str = "2026-11-20 12:00:00", offset: int = 0, reorder: bool = False
+) -> int:
     """Give a share of entities a new latest row in every view (an incremental sync's input).
 
     `offset` picks which share (ids equal to it modulo 1/share), so rounds can change different entities.
+    The new rows are appended, as a table built in time order grows; with `reorder`, the whole file is
+    written in another row order instead, so no row group of the last sync's file survives.
     """
     connection = duckdb.connect()
     changed = 0
@@ -100,6 +104,7 @@ def change_entities(out: Path, share: float, stamp: str = "2026-11-20 12:00:00",
                 select e as user_id, timestamp '{stamp}' as event_timestamp, {columns}
                 from (select distinct user_id as e, 1000 + {offset} as v from read_parquet('{path}')
                       where user_id % {step} = {offset % step})
+                {"order by hash(user_id, event_timestamp)" if reorder else ""}
             ) to '{path}.tmp' (format parquet, compression zstd)
         """)
         Path(f"{path}.tmp").replace(path)
