@@ -99,12 +99,13 @@ def change_entities(
         step = max(1, round(1 / share))
         connection.execute(f"""
             copy (
-                select * from read_parquet('{path}')
-                union all
-                select e as user_id, timestamp '{stamp}' as event_timestamp, {columns}
-                from (select distinct user_id as e, 1000 + {offset} as v from read_parquet('{path}')
-                      where user_id % {step} = {offset % step})
-                {"order by hash(user_id, event_timestamp)" if reorder else ""}
+                select * from (
+                    select * from read_parquet('{path}')
+                    union all
+                    select e as user_id, timestamp '{stamp}' as event_timestamp, {columns}
+                    from (select distinct user_id as e, 1000 + {offset} as v from read_parquet('{path}')
+                          where user_id % {step} = {offset % step})
+                ) {"order by hash(user_id, event_timestamp)" if reorder else ""}
             ) to '{path}.tmp' (format parquet, compression zstd)
         """)
         Path(f"{path}.tmp").replace(path)
