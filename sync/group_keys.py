@@ -4,7 +4,8 @@ When a row group leaves the history (rewritten, or re-chunked as the tail of an
 appended file), its bytes are gone, but the entities it held may have changed:
 its kept keys say which (see `history_layout.compare`). One file per row group
 digest, `keys-<digest>.parquet`, written once: a row group that stays keeps its
-file, linked into each next snapshot folder.
+file, linked into each next snapshot folder. Not every row group gets one (see
+`keep_group_keys`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import duckdb
 
-from sync.history_layout import HistoryLayout
+from sync.history_layout import NARROW_MAX_SHARE, HistoryLayout
 from sync.offline import KEY_COLUMN, literal, quote
 from sync.registry import Entity
 
@@ -31,20 +32,41 @@ def existing_key_file(folder: Path, digest: str) -> Path | None:
 
 
 def keep_group_keys(
-    connection: duckdb.DuckDBPyConnection, entity: Entity, layout: HistoryLayout, kept: Path, pending: Path
+    connection: duckdb.DuckDBPyConnection,
+    entity: Entity,
+    layout: HistoryLayout,
+    kept: Path,
+    pending: Path,
+    previous: set[str],
 ) -> None:
-    """Give `pending` the key file of every row group of `layout`: linked from `kept` when there, else written."""
-    done: set[str] = set()
-    for group, path, start, end in layout.row_ranges():
-        if group.digest in done:
-            continue
-        done.add(group.digest)
+    """Give `pending` the key files of `layout`'s row groups: linked from `kept` when there, else written.
+
+    Writing costs a read of the group's keys. When the row groups new since the
+    last sync (not in `previous`) hold few rows (a history appended to), each gets
+    its file; else (a first sync, a file rewritten in another order) only each
+    file's tail does: its last row group and any smaller than the file's largest,
+    the ones an append re-chunks. A row group without a file that leaves the
+    history makes the next sync read every row, once.
+    """
+    ranges = layout.row_ranges()
+    missing = []
+    for group, path, start, end in ranges:
         target = key_file(pending, group.digest)
         if target.exists():
             continue
         old = existing_key_file(kept, group.digest)
         if old is not None:
             os.link(old, target)
+        else:
+            missing.append((group, path, start, end))
+    new_rows = sum(group.rows for group, *_ in ranges if group.digest not in previous)
+    few = new_rows <= NARROW_MAX_SHARE * layout.rows
+    largest = {file.path: max((group.rows for group in file.groups), default=0) for file in layout.files}
+    last = {file.path: file.groups[-1].digest for file in layout.files if file.groups}
+    for group, path, start, end in missing:
+        target = key_file(pending, group.digest)
+        new = group.digest not in previous
+        if target.exists() or not ((few and new) or group.digest == last[path] or group.rows < largest[path]):
             continue
         key = quote(entity.join_key)
         connection.execute(

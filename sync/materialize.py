@@ -219,7 +219,7 @@ def _sync_view(
         pending = state.start_pending(view.name, keep_base=base, keep_delta=True)
         seconds = time.perf_counter() - started
         summary = ViewSummary(view.name, "unchanged", layout.rows, previous.rows, 0, 0, 0, seconds,
-                              *_kept_layout(layout, connection, entity, kept_keys, pending))
+                              *_kept_layout(layout, connection, entity, kept_keys, pending, previous))
         return summary, ViewWriteResult(view.name, 0, 0, 0, seconds), previous.rows
 
     diff_base = None if full else base
@@ -247,7 +247,7 @@ def _sync_view(
         entities = previous.rows + sum(r.joined for r in results) - sum(r.left for r in results)
     written = sum(result.written for result in results)
     deleted = sum(result.deleted for result in results)
-    recorded = _kept_layout(layout, connection, entity, kept_keys, job.pending)
+    recorded = _kept_layout(layout, connection, entity, kept_keys, job.pending, previous)
     seconds = time.perf_counter() - started
     result = ViewWriteResult(view.name, written, deleted, sum(r.replaced for r in results), seconds)
     narrowed_to = change.describe() if change and all(r.narrowed for r in results) else ""
@@ -258,7 +258,8 @@ def _sync_view(
 
 
 def _kept_layout(
-    layout: history_layout.HistoryLayout, connection, entity, kept_keys: Path, pending: Path
+    layout: history_layout.HistoryLayout, connection, entity, kept_keys: Path, pending: Path,
+    previous: ViewRecord | None,
 ) -> tuple[str, list[list]]:
     """Keep the row groups' keys in `pending`; the digest and row groups to record.
 
@@ -266,7 +267,8 @@ def _kept_layout(
     read after it, maybe in the new state, which the layout does not describe.
     Without a record, the next sync reads every row.
     """
-    keep_group_keys(connection, entity, layout, kept_keys, pending)
+    known = {str(group[0]) for group in previous.row_groups} if previous else set()
+    keep_group_keys(connection, entity, layout, kept_keys, pending, known)
     if not layout.unchanged_on_disk():
         drop_group_keys(pending)
         return "", []
