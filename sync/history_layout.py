@@ -17,7 +17,6 @@ reads every row.
 from __future__ import annotations
 
 import hashlib
-import mmap
 import os
 from collections import Counter
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from itertools import pairwise
 from pathlib import Path
+from typing import BinaryIO
 
 import pyarrow.parquet as pq
 
@@ -35,6 +35,7 @@ from sync.registry import Entity, FeatureView
 NARROW_MAX_SHARE = 0.25
 # Columns DuckDB adds when asked for row numbers: a history with such a column is read whole.
 _ROW_NUMBER_COLUMNS = {"filename", "file_row_number"}
+_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -118,14 +119,14 @@ def read_layout(view: FeatureView, entity: Entity) -> HistoryLayout:
         whole.update(path.name.encode() + b"\0")
         stat = _stat(path)
         metadata = pq.ParquetFile(path).metadata
-        with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
-            spans = _group_spans(metadata, len(data))
+        with path.open("rb") as handle:
+            spans = _group_spans(metadata, stat[1])
             if spans is None or _ROW_NUMBER_COLUMNS & set(metadata.schema.names):
                 grouped = False
-                whole.update(hashlib.blake2b(data, digest_size=16).digest())
+                whole.update(hashlib.file_digest(handle, "blake2b").digest())
                 groups: tuple[RowGroup, ...] = ()
             else:
-                groups = _digest_groups(metadata, data, spans, salt, whole)
+                groups = _digest_groups(metadata, handle, spans, salt, whole)
         files.append(FileLayout(str(path), groups, stat))
     return HistoryLayout(whole.hexdigest(), tuple(files), grouped)
 
@@ -169,27 +170,38 @@ def _group_spans(metadata: pq.FileMetaData, size: int) -> list[tuple[int, int]] 
 
 
 def _digest_groups(
-    metadata: pq.FileMetaData, data: mmap.mmap, spans: list[tuple[int, int]], salt: bytes, whole
+    metadata: pq.FileMetaData, handle: BinaryIO, spans: list[tuple[int, int]], salt: bytes, whole
 ) -> tuple[RowGroup, ...]:
+    """Digest each row group's span, and feed the whole-history digest the spans' digests and the bytes
+    between them (a chunk at a time: memory stays flat however large the file)."""
     columns = (metadata.schema.column(i) for i in range(metadata.num_columns))
     schema = salt + "\0".join(
         f"{c.path}:{c.physical_type}:{c.logical_type}:{c.converted_type}:{c.max_definition_level}:"
         f"{c.max_repetition_level}" for c in columns).encode()
-    view = memoryview(data)
     digests: dict[int, str] = {}
-    try:
-        position = 0
-        for index, (start, end) in sorted(enumerate(spans), key=lambda item: item[1][0]):
-            whole.update(view[position:start])
-            digest = hashlib.blake2b(schema, digest_size=16)
-            digest.update(view[start:end])
-            whole.update(digest.digest())
-            position = end
-            digests[index] = digest.hexdigest()
-        whole.update(view[position:])
-    finally:
-        view.release()
+    position = 0
+    for index, (start, end) in sorted(enumerate(spans), key=lambda item: item[1][0]):
+        _feed(handle, position, start, whole)
+        digest = hashlib.blake2b(schema, digest_size=16)
+        _feed(handle, start, end, digest)
+        whole.update(digest.digest())
+        position = end
+        digests[index] = digest.hexdigest()
+    _feed(handle, position, None, whole)
     return tuple(RowGroup(digests[i], metadata.row_group(i).num_rows) for i in range(metadata.num_row_groups))
+
+
+def _feed(handle: BinaryIO, start: int, end: int | None, digest) -> None:
+    """Hash the bytes from `start` to `end` (None: the end of the file)."""
+    handle.seek(start)
+    left = None if end is None else end - start
+    while left is None or left > 0:
+        chunk = handle.read(_CHUNK if left is None else min(_CHUNK, left))
+        if not chunk:
+            break
+        digest.update(chunk)
+        if left is not None:
+            left -= len(chunk)
 
 
 def compare(
