@@ -2,7 +2,8 @@
   The demo's seeds cover a fixed period in 2026. So that freshness and ttl give
   fresh values on whatever day the project is built, staging shifts every seed
   timestamp by a whole number of hours: the newest watch event lands less than
-  two hours before the build (or before var('demo_now') when it is set).
+  an hour before the build (or before var('demo_now') when it is set), so the
+  per-event view is fresh at any minute of the hour.
   Whole hours keep the daily and hourly boundaries of the history aligned.
 #}
 {% macro demo_now() -%}
@@ -16,24 +17,24 @@
 {# The shift in hours, an integer: add it with dbt.dateadd('hour', ...). #}
 {% macro demo_time_shift() -%}
   (
-    select {{ demo_hours_between('max(watched_at)', demo_now()) }} - 1
+    select {{ demo_hours_between('max(watched_at)', demo_now()) }}
     from {{ ref('watch_events') }}
   )
 {%- endmacro %}
 
 {#
-  Hour boundaries crossed from `start` to `end` (DuckDB's date_diff('hour')),
-  not elapsed hours rounded: 10:59 to 11:01 is one. Every adapter must count
-  alike, or the demo's history lands on other hours.
+  Whole hours elapsed from `start` to `end` (rounded down): 10:59 to 11:01 is
+  none, 10:59 to 11:59 is one. Every adapter must count alike, or the demo's
+  history lands on other hours.
 #}
 {% macro demo_hours_between(start, end) -%}
   {{- return(adapter.dispatch('demo_hours_between')(start, end)) -}}
 {%- endmacro %}
 
 {% macro default__demo_hours_between(start, end) -%}
-  {{ dbt.datediff(start, end, 'hour') }}
+  ({{ dbt.datediff(start, end, 'second') }} // 3600)
 {%- endmacro %}
 
 {% macro spark__demo_hours_between(start, end) -%}
-  ((unix_seconds(date_trunc('HOUR', {{ end }})) - unix_seconds(date_trunc('HOUR', {{ start }}))) div 3600)
+  ((unix_seconds({{ end }}) - unix_seconds({{ start }})) div 3600)
 {%- endmacro %}
