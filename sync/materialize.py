@@ -41,7 +41,7 @@ from sync.keys import timestamp_field
 from sync.online import OnlineWriter, ViewWriteResult, read_view_states
 from sync.progress import Progress
 from sync.redis_client import check_memory_policy
-from sync.registry import FeatureView, Registry, load_registry
+from sync.registry import Entity, FeatureView, Registry, load_registry
 from sync.state import SyncRecord, SyncState, ViewRecord
 from sync.view_sync import ShareJob, sync_share
 from sync.workers import WorkerPool
@@ -258,7 +258,11 @@ def _sync_view(
 
 
 def _kept_layout(
-    layout: history_layout.HistoryLayout, connection, entity, kept_keys: Path, pending: Path,
+    layout: history_layout.HistoryLayout,
+    connection: duckdb.DuckDBPyConnection,
+    entity: Entity,
+    kept_keys: Path,
+    pending: Path,
     previous: ViewRecord | None,
 ) -> tuple[str, list[list]]:
     """Keep the row groups' keys in `pending`; the digest and row groups to record.
