@@ -147,3 +147,36 @@ def test_row_group_digests_follow_bytes_and_definition(project) -> None:
     changed = table.set_column(2, table.schema.field(2), pa.array([7] * 300, table.schema.field(2).type))
     pq.write_table(changed, project.parquet(VIEW), row_group_size=100)
     assert not {g.digest for g in first} & {g.digest for g in history_layout.read_layout(view, entity).groups()}
+
+
+def test_a_folder_of_part_files_is_read_per_file(project, redis_url) -> None:
+    """A history kept as part files (as Spark writes a table): a new part file is all that is read."""
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    rng = random.Random(5)
+    table = pq.read_table(project.parquet(VIEW))
+    rows = sorted(table.to_pylist(), key=lambda row: (row["user_id"], row["event_timestamp"]))
+    folder = project.parquet(VIEW)
+    folder.unlink()
+    folder.mkdir()
+    half = len(rows) // 2
+    for index, part in enumerate((rows[:half], rows[half:])):
+        pq.write_table(pa.Table.from_pylist(part, schema=table.schema), folder / f"part-{index}.parquet",
+                       row_group_size=GROUP_ROWS)
+    as_of = project.demo_now
+    assert "full sync" in sync(project, redis_url, as_of, 1)
+    now = as_of.replace(tzinfo=None)
+    users = sorted({row["user_id"] for row in rows})
+    added = [new_row(user, now - timedelta(minutes=rng.randint(1, 50)), rng) for user in rng.sample(users, 30)]
+    pq.write_table(pa.Table.from_pylist(added, schema=table.schema), folder / "part-2.parquet")
+    summary = sync(project, redis_url, as_of, 1)
+    assert f"({len(added):,} in new row groups)" in summary, summary
+    assert f"({len({row['user_id'] for row in added}):,} recomputed)" in summary, summary
+    assert_redis_holds_latest(project.path, VIEW, client, as_of)
+    # The first part file's last row group rewritten: read from that file's rows only, still exact.
+    first = pq.read_table(folder / "part-0.parquet").to_pylist()
+    first[-1] = {**first[-1], "watch_count_30d": 777, "event_timestamp": now - timedelta(seconds=5)}
+    pq.write_table(pa.Table.from_pylist(first, schema=table.schema), folder / "part-0.parquet",
+                   row_group_size=GROUP_ROWS)
+    summary = sync(project, redis_url, as_of, 1)
+    assert NARROWED in summary and "(1 recomputed)" in summary, summary
+    assert_redis_holds_latest(project.path, VIEW, client, as_of)
