@@ -180,3 +180,33 @@ def test_a_folder_of_part_files_is_read_per_file(project, redis_url) -> None:
     summary = sync(project, redis_url, as_of, 1)
     assert NARROWED in summary and "(1 recomputed)" in summary, summary
     assert_redis_holds_latest(project.path, VIEW, client, as_of)
+
+
+def test_a_later_load_of_the_same_event_wins_when_appended(project, redis_url) -> None:
+    """Appended rows that tie an entity's latest event, loaded later, replace it (the created-timestamp rule)."""
+    view = "user_last_genre"
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    path = project.parquet(view)
+    table = pq.read_table(path)
+    rows = sorted(table.to_pylist(), key=lambda row: (row["user_id"], row["event_timestamp"]))
+    pq.write_table(pa.Table.from_pylist(rows, schema=table.schema), path, row_group_size=GROUP_ROWS)
+    as_of = project.demo_now
+    run_sync(project.path, redis.Redis.from_url(redis_url), as_of, redis_url, select=view, force=True,
+             say=lambda _: None)
+    latest: dict[int, dict] = {}
+    for row in rows:
+        if row["event_timestamp"] <= as_of.replace(tzinfo=None):
+            latest[row["user_id"]] = row  # sorted by event time: the last one is the latest
+    reloads = [{**latest[user], "loaded_at": latest[user]["loaded_at"] + timedelta(hours=1),
+                "last_genre": "reloaded", "last_title_id": 1} for user in sorted(latest)[:20]]
+    stale = [{**latest[user], "loaded_at": latest[user]["loaded_at"] - timedelta(hours=1),
+              "last_genre": "older load"} for user in sorted(latest)[20:30]]
+    pq.write_table(pa.Table.from_pylist(rows + reloads + stale, schema=table.schema), path,
+                   row_group_size=GROUP_ROWS)
+    lines: list[str] = []
+    run_sync(project.path, redis.Redis.from_url(redis_url), as_of, redis_url, select=view, force=True,
+             say=lines.append)
+    summary = next(line for line in lines if line.startswith(f"{view}:"))
+    assert NARROWED in summary and "20 written" in summary, summary
+    assert_redis_holds_latest(project.path, view, client, as_of)
+    assert client.hget(f"user:{sorted(latest)[0]}", "last_genre") == "reloaded"
