@@ -6,7 +6,9 @@ Per Redis target (URL without password, plus key prefix) a folder holds:
 - `<view>/`: fingerprints of what the last sync pushed for the view, the base
   the next sync diffs against: `base-*.parquet` files, and `delta-*.parquet`
   files that override them for the entities changed since the base was
-  written (so a small change rewrites a small file, not the whole snapshot).
+  written (so a small change rewrites a small file, not the whole snapshot);
+  and `keys-*.parquet`, the keys of some of the history's row groups (see
+  `group_keys`). The record keeps the row groups' digests (`history_layout`).
 
 The record is replaced atomically (write, fsync, rename). A Redis whose token
 differs from the record lost or rolled back data, and gets a full sync; a view
