@@ -207,6 +207,6 @@ def test_a_later_load_of_the_same_event_wins_when_appended(project, redis_url) -
     run_sync(project.path, redis.Redis.from_url(redis_url), as_of, redis_url, select=view, force=True,
              say=lines.append)
     summary = next(line for line in lines if line.startswith(f"{view}:"))
-    assert NARROWED in summary and "20 written" in summary, summary
+    assert NARROWED in summary and "(30 recomputed), 20 written" in summary, summary
     assert_redis_holds_latest(project.path, view, client, as_of)
     assert client.hget(f"user:{sorted(latest)[0]}", "last_genre") == "reloaded"
