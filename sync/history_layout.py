@@ -139,8 +139,9 @@ def _stat(path: Path) -> tuple[int, int, int]:
 def _group_spans(metadata: pq.FileMetaData, size: int) -> list[tuple[int, int]] | None:
     """Each row group's byte span: from its first page to the next group's first (the last: to its end).
 
-    None when the footer's offsets do not order the groups strictly, so no byte
-    could be left out of a digest unnoticed.
+    None when the footer's offsets do not order the groups strictly, or a group's
+    chunks reach past the next group's start (interleaved): then a byte could be
+    left out of its group's digest unnoticed.
     """
     starts, ends = [], []
     for index in range(metadata.num_row_groups):
@@ -163,7 +164,7 @@ def _group_spans(metadata: pq.FileMetaData, size: int) -> list[tuple[int, int]] 
     spans: list[tuple[int, int]] = [(0, 0)] * len(starts)
     for position, index in enumerate(order):
         end = ordered[position + 1] if position + 1 < len(order) else ends[index]
-        if end <= starts[index] or end > size:
+        if end <= starts[index] or end > size or ends[index] > end:  # a chunk beyond its span: interleaved
             return None
         spans[index] = (starts[index], end)
     return spans
