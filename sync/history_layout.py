@@ -56,19 +56,20 @@ class RowGroup:
 @dataclass(frozen=True)
 class FileLayout:
     path: str
-    groups: tuple[RowGroup, ...]  # in the footer's order, the order of `file_row_number`
+    groups: tuple[RowGroup, ...]  # in the footer's order, the order of `file_row_number` (none: not grouped)
     stat: tuple[int, int, int]  # inode, size, modification time: a file replaced changes them
+    rows: int = 0
 
 
 @dataclass(frozen=True)
 class HistoryLayout:
-    digest: str  # of every byte of the history (see `offline.source_digest`)
+    digest: str  # of every byte of the history and of the columns the sync hashes: equal means same rows
     files: tuple[FileLayout, ...]
     grouped: bool  # whether every file's row groups could be told apart (else no group digests)
 
     @property
     def rows(self) -> int:
-        return sum(group.rows for file in self.files for group in file.groups)
+        return sum(file.rows for file in self.files)
 
     def groups(self) -> list[RowGroup]:
         return [group for file in self.files for group in file.groups]
@@ -127,7 +128,7 @@ def read_layout(view: FeatureView, entity: Entity) -> HistoryLayout:
                 groups: tuple[RowGroup, ...] = ()
             else:
                 groups = _digest_groups(metadata, handle, spans, salt, whole)
-        files.append(FileLayout(str(path), groups, stat))
+        files.append(FileLayout(str(path), groups, stat, metadata.num_rows))
     return HistoryLayout(whole.hexdigest(), tuple(files), grouped)
 
 

@@ -210,3 +210,16 @@ def test_a_later_load_of_the_same_event_wins_when_appended(project, redis_url) -
     assert NARROWED in summary and "(30 recomputed), 20 written" in summary, summary
     assert_redis_holds_latest(project.path, view, client, as_of)
     assert client.hget(f"user:{sorted(latest)[0]}", "last_genre") == "reloaded"
+
+
+def test_a_history_with_a_filename_column_is_read_whole(project, redis_url) -> None:
+    """DuckDB's row-number columns would clash with the history's own: such a history is never narrowed."""
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    table = pq.read_table(project.parquet(VIEW))
+    table = table.append_column("filename", pa.array(["upstream.csv"] * table.num_rows))
+    pq.write_table(table, project.parquet(VIEW), row_group_size=GROUP_ROWS)
+    assert "full sync" in sync(project, redis_url, project.demo_now, 1)
+    pq.write_table(table.slice(0, table.num_rows - 10), project.parquet(VIEW), row_group_size=GROUP_ROWS)
+    summary = sync(project, redis_url, project.demo_now, 1)
+    assert f"{table.num_rows - 10:,} history rows read" in summary, summary
+    assert_redis_holds_latest(project.path, VIEW, client, project.demo_now)

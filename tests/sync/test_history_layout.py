@@ -66,8 +66,9 @@ def test_interleaved_or_unordered_chunks_give_no_spans() -> None:
 
 
 def layout(*files: tuple[str, list[tuple[str, int]]]) -> HistoryLayout:
-    return HistoryLayout("whole", tuple(FileLayout(path, tuple(RowGroup(d, rows) for d, rows in groups), (0, 0, 0))
-                                        for path, groups in files), True)
+    return HistoryLayout("whole", tuple(
+        FileLayout(path, tuple(RowGroup(d, rows) for d, rows in groups), (0, 0, 0), sum(r for _, r in groups))
+        for path, groups in files), True)
 
 
 BEFORE = datetime(2026, 11, 27, 12, tzinfo=UTC)
