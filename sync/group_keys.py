@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 
 from sync.history_layout import NARROW_MAX_SHARE, HistoryLayout
-from sync.offline import KEY_COLUMN, literal, quote
+from sync.offline import KEY_COLUMN, keys_in_rows_sql, literal
 from sync.registry import Entity
 
 PREFIX = "keys-"
@@ -49,30 +49,21 @@ def keep_group_keys(
     history makes the next sync read every row, once.
     """
     ranges = layout.row_ranges()
-    missing = []
-    for group, path, start, end in ranges:
-        target = key_file(pending, group.digest)
-        if target.exists():
-            continue
-        old = existing_key_file(kept, group.digest)
-        if old is not None:
-            os.link(old, target)
-        else:
-            missing.append((group, path, start, end))
     new_rows = sum(group.rows for group, *_ in ranges if group.digest not in previous)
     few = new_rows <= NARROW_MAX_SHARE * layout.rows
     largest = {file.path: max((group.rows for group in file.groups), default=0) for file in layout.files}
     last = {file.path: file.groups[-1].digest for file in layout.files if file.groups}
-    for group, path, start, end in missing:
+    for group, path, start, end in ranges:
         target = key_file(pending, group.digest)
-        new = group.digest not in previous
-        if target.exists() or not ((few and new) or group.digest == last[path] or group.rows < largest[path]):
+        if target.exists():  # a row group listed twice
             continue
-        key = quote(entity.join_key)
-        connection.execute(
-            f"COPY (select distinct {key} as {KEY_COLUMN} from read_parquet({literal(path)}, file_row_number = true) "
-            f"where {key} is not null and file_row_number >= {start} and file_row_number < {end} "
-            f"order by {KEY_COLUMN}) TO {literal(str(target))} (FORMAT parquet)")
+        old = existing_key_file(kept, group.digest)
+        if old is not None:
+            os.link(old, target)
+        elif (few and group.digest not in previous) or group.digest == last[path] or group.rows < largest[path]:
+            keys = keys_in_rows_sql(entity, ((path, start, end),))
+            connection.execute(f"COPY (select distinct {KEY_COLUMN} from ({keys}) order by {KEY_COLUMN}) "
+                               f"TO {literal(str(target))} (FORMAT parquet)")
 
 
 def drop_group_keys(pending: Path) -> None:
