@@ -29,6 +29,7 @@ from datetime import datetime
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import redis
 
 from sync import history_layout, offline, quality_gate
@@ -215,18 +216,19 @@ def _sync_view(
     entity = registry.entity(view.entity)
     layout = history_layout.read_layout(view, entity)  # before reading the rows (see _kept_layout)
     kept_keys = state.snapshot_dir(view.name)
-    if not full and _unchanged(view, previous, layout.digest, schema, connection, as_of):
+    previous_groups = [history_layout.RowGroup.from_json(group) for group in previous.row_groups] if previous else []
+    known = {group.digest for group in previous_groups}
+    if not full and _unchanged(view, entity, previous, layout.digest, schema, connection, as_of):
         pending = state.start_pending(view.name, keep_base=base, keep_delta=True)
         seconds = time.perf_counter() - started
         summary = ViewSummary(view.name, "unchanged", layout.rows, previous.rows, 0, 0, 0, seconds,
-                              *_kept_layout(layout, connection, entity, kept_keys, pending, previous))
+                              *_kept_layout(layout, connection, entity, kept_keys, pending, known))
         return summary, ViewWriteResult(view.name, 0, 0, 0, seconds), previous.rows
 
     diff_base = None if full else base
     compact = needs_compaction(diff_base)
     change = None
     if not full and previous.last_sync_at:
-        previous_groups = [history_layout.RowGroup.from_json(group) for group in previous.row_groups]
         change = history_layout.compare(previous_groups, parse_timestamp(previous.last_sync_at), layout, as_of,
                                         lambda digest: existing_key_file(kept_keys, digest))
     job = ShareJob(
@@ -247,7 +249,7 @@ def _sync_view(
         entities = previous.rows + sum(r.joined for r in results) - sum(r.left for r in results)
     written = sum(result.written for result in results)
     deleted = sum(result.deleted for result in results)
-    recorded = _kept_layout(layout, connection, entity, kept_keys, job.pending, previous)
+    recorded = _kept_layout(layout, connection, entity, kept_keys, job.pending, known)
     seconds = time.perf_counter() - started
     result = ViewWriteResult(view.name, written, deleted, sum(r.replaced for r in results), seconds)
     narrowed_to = change.describe() if change and all(r.narrowed for r in results) else ""
@@ -263,15 +265,15 @@ def _kept_layout(
     entity: Entity,
     kept_keys: Path,
     pending: Path,
-    previous: ViewRecord | None,
+    known: set[str],
 ) -> tuple[str, list[list]]:
-    """Keep the row groups' keys in `pending`; the digest and row groups to record.
+    """Keep the row groups' keys in `pending` (`known`: digests the last sync recorded); the digest and row
+    groups to record.
 
     Nothing is kept when a file changed since the layout was read: the rows were
     read after it, maybe in the new state, which the layout does not describe.
     Without a record, the next sync reads every row.
     """
-    known = {str(group[0]) for group in previous.row_groups} if previous else set()
     keep_group_keys(connection, entity, layout, kept_keys, pending, known)
     if not layout.unchanged_on_disk():
         drop_group_keys(pending)
@@ -280,13 +282,19 @@ def _kept_layout(
 
 
 def _unchanged(
-    view: FeatureView, previous: ViewRecord, digest: str, schema, connection, as_of: datetime
+    view: FeatureView,
+    entity: Entity,
+    previous: ViewRecord,
+    digest: str,
+    schema: pa.Schema,
+    connection: duckdb.DuckDBPyConnection,
+    as_of: datetime,
 ) -> bool:
     """Whether the view's last sync still holds: the same history bytes, and no row the new clock reaches."""
     if previous.source_digest != digest or previous.checksum != view.checksum or not previous.last_sync_at:
         return False
     last = parse_timestamp(previous.last_sync_at)
-    return as_of >= last and offline.rows_reached(connection, view, schema, last, as_of) == 0
+    return as_of >= last and offline.rows_reached(connection, view, entity, schema, last, as_of) == 0
 
 
 def _previous_views(record: SyncRecord, published: Registry | None) -> dict[str, tuple[str, list[str]]]:

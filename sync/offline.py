@@ -339,13 +339,16 @@ def read_latest(
 
 
 def rows_reached(
-    connection: duckdb.DuckDBPyConnection, view: FeatureView, schema: pa.Schema, after: datetime, until: datetime
+    connection: duckdb.DuckDBPyConnection,
+    view: FeatureView,
+    entity: Entity,
+    schema: pa.Schema,
+    after: datetime,
+    until: datetime,
 ) -> int:
     """History rows dated after one clock and at or before another (Parquet statistics skip the rest)."""
-    ts = _utc_timestamp(view.timestamp, schema.field(view.timestamp).type)
     (count,) = connection.execute(
-        f"select count(*) from read_parquet({literal(parquet_files(view.location))}) "
-        f"where {ts} > {timestamp_literal(after)} and {ts} <= {timestamp_literal(until)}").fetchone()
+        f"select count(*) from ({keys_reached_sql(view, entity, schema, after, until)})").fetchone()
     return int(count)
 
 
