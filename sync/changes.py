@@ -227,7 +227,7 @@ def _find_changed_among_candidates(
     if change.reached_after is not None:
         candidates.append(keys_reached_sql(view, entity, schema, change.reached_after, as_of, share))
     if not candidates:
-        candidates.append(f"select {KEY_COLUMN} from ({snapshot_keys_sql(base, share)}) where false")
+        candidates.append(f"select {KEY_COLUMN} from {_files(base.base)} where false")  # none: an empty set
     connection.execute(f"create or replace temp table {CANDIDATE_TABLE} as select distinct {KEY_COLUMN} "
                        f"from ({' union all '.join(candidates)})")
     (count,) = connection.execute(f"select count(*) from {CANDIDATE_TABLE}").fetchone()

@@ -87,7 +87,7 @@ class HistoryLayout:
     def unchanged_on_disk(self) -> bool:
         """Whether every file is still the one this layout read (not replaced or rewritten since)."""
         try:
-            return all(_stat(Path(file.path)) == file.stat for file in self.files)
+            return all(_stat(os.stat(file.path)) == file.stat for file in self.files)
         except OSError:
             return False
 
@@ -118,12 +118,13 @@ def read_layout(view: FeatureView, entity: Entity) -> HistoryLayout:
     files, grouped = [], True
     for path in part_files(view.location):
         whole.update(path.name.encode() + b"\0")
-        stat = _stat(path)
-        metadata = pq.ParquetFile(path).metadata
         with path.open("rb") as handle:
+            stat = _stat(os.fstat(handle.fileno()))  # of the very file read, even if replaced meanwhile
+            metadata = pq.ParquetFile(handle).metadata
             spans = _group_spans(metadata, stat[1])
             if spans is None or _ROW_NUMBER_COLUMNS & set(metadata.schema.names):
                 grouped = False
+                handle.seek(0)
                 whole.update(hashlib.file_digest(handle, "blake2b").digest())
                 groups: tuple[RowGroup, ...] = ()
             else:
@@ -132,8 +133,7 @@ def read_layout(view: FeatureView, entity: Entity) -> HistoryLayout:
     return HistoryLayout(whole.hexdigest(), tuple(files), grouped)
 
 
-def _stat(path: Path) -> tuple[int, int, int]:
-    status = os.stat(path)
+def _stat(status: os.stat_result) -> tuple[int, int, int]:
     return status.st_ino, status.st_size, status.st_mtime_ns
 
 

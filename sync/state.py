@@ -22,6 +22,7 @@ import json
 import os
 import shutil
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -153,7 +154,11 @@ class Snapshot:
         return cls(base, tuple(sorted(folder.glob("delta-*.parquet"))))
 
     def rows(self) -> tuple[int, int]:
-        """Rows in the base files and in the delta files (from the Parquet footers)."""
+        """Rows in the base files and in the delta files (from the Parquet footers, read once)."""
+        return self._rows
+
+    @cached_property
+    def _rows(self) -> tuple[int, int]:
         def count(paths: tuple[Path, ...]) -> int:
             return sum(pq.ParquetFile(path).metadata.num_rows for path in paths)
         return count(self.base), count(self.delta)
