@@ -166,7 +166,7 @@ def main() -> None:
         incremental_runs: dict[str, list[Run]] = {"appended": [], "reordered": []}
         for kind, runs in incremental_runs.items():
             for round_number in range(args.rounds):
-                offset = len(incremental_runs["appended"]) + len(runs)
+                offset = sum(len(done) for done in incremental_runs.values())  # each round its own entities
                 changed = change_entities(project, args.change_share, f"2026-11-20 12:{offset:02d}:00",
                                           offset=offset, reorder=kind == "reordered")
                 runs.append(run_measured(sync_command(project), env))
