@@ -23,6 +23,7 @@ import numpy as np
 import pyarrow as pa
 import redis
 
+from sync.arrow_strings import string_offsets
 from sync.resp_stream import RespStream, failed_writes, payload_of
 from sync.slots import SLOTS, key_slots
 
@@ -81,9 +82,7 @@ class ClusterRespStream:
         """Send each command to the master of its key's slot; raise when any failed for good."""
         payload = payload_of(commands)
         owner = self.owners[key_slots(self.key_prefix, ids)]
-        _, offsets_buffer, _ = commands.buffers()
-        width = np.int64 if pa.types.is_large_string(commands.type) else np.int32
-        offsets = np.frombuffer(offsets_buffer, dtype=width)[commands.offset:commands.offset + len(commands) + 1]
+        offsets = string_offsets(commands)
         # Each byte of the payload tagged with its command's node: one mask per node picks its share.
         byte_owner = np.repeat(owner.astype(np.uint16), np.diff(offsets))
         data = np.frombuffer(payload, dtype=np.uint8)

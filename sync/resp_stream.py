@@ -5,15 +5,14 @@ from __future__ import annotations
 import pyarrow as pa
 import redis
 
+from sync.arrow_strings import string_data
+
 
 def payload_of(commands: pa.Array) -> memoryview:
     """The bytes of a string array of ready-made commands, back to back, without a copy."""
     if commands.null_count:
         raise ValueError("a change rendered no Redis command (a null in its text)")
-    _, offsets_buffer, data = commands.buffers()
-    offsets = memoryview(offsets_buffer).cast("q" if pa.types.is_large_string(commands.type) else "i")
-    start, end = offsets[commands.offset], offsets[commands.offset + len(commands)]
-    return memoryview(data)[start:end]
+    return string_data(commands)
 
 
 def failed_writes(failures: list[tuple[int, str]], count: int) -> redis.ResponseError:

@@ -17,6 +17,8 @@ import numpy as np
 import pyarrow as pa
 from redis.crc import key_slot
 
+from sync.arrow_strings import string_offsets
+
 SLOTS = 16384
 OPEN, CLOSE = ord("{"), ord("}")
 __all__ = ["SLOTS", "key_slot", "key_slots"]
@@ -38,9 +40,8 @@ def _id_matrix(ids: pa.Array) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError("an entity id is null: no Redis key")
     if not (pa.types.is_string(ids.type) or pa.types.is_large_string(ids.type)):
         raise TypeError(f"entity ids must be strings, not {ids.type}")
-    _, offsets_buffer, data_buffer = ids.buffers()
-    width = np.int64 if pa.types.is_large_string(ids.type) else np.int32
-    offsets = np.frombuffer(offsets_buffer, dtype=width)[ids.offset:ids.offset + len(ids) + 1].astype(np.int64)
+    _, _, data_buffer = ids.buffers()
+    offsets = string_offsets(ids)
     data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else np.zeros(1, np.uint8)
     if not len(data):
         data = np.zeros(1, np.uint8)
