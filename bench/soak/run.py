@@ -30,6 +30,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.commands import sync_command
 from bench.readme import README, record_block
 from bench.soak.generate import AS_OF, VIEWS, generate, new_version
 from sync.embedded_redis import EmbeddedRedis, free_port
@@ -48,9 +49,6 @@ class Syncs:
     rows_changed: int = 0
     failures: list[str] = field(default_factory=list)
 
-
-def sync_command(project: Path, *flags: str) -> list[str]:
-    return [sys.executable, "-m", "sync", "--project-dir", str(project), "--force", "--as-of", AS_OF, *flags]
 
 
 def run_checked(command: list[str], env: dict[str, str], timeout: float) -> None:
@@ -117,7 +115,7 @@ def sync_loop(project: Path, work: Path, entities: int, step: int, env: dict[str
         syncs.rows_changed += new_version(project, entities, version, step) * len(VIEWS)
         (work / "round").write_text(f"{version} {step}")
         started = time.perf_counter()
-        result = subprocess.run(sync_command(project), env=env, cwd=REPO, capture_output=True, text=True,
+        result = subprocess.run(sync_command(project, AS_OF), env=env, cwd=REPO, capture_output=True, text=True,
                                 timeout=600)
         if result.returncode == 0:
             syncs.completed += 1
@@ -188,7 +186,7 @@ def main() -> None:
         with EmbeddedRedis(work / "redis") as server:
             env = {**os.environ, "REDIS_URL": server.url, "FEATURE_STORE_STATE_DIR": str(work / "state")}
             started = time.perf_counter()
-            run_checked(sync_command(project, "--full"), env, timeout=900)
+            run_checked(sync_command(project, AS_OF, "--full"), env, timeout=900)
             print(f"full sync in {time.perf_counter() - started:.1f}s", flush=True)
             report = soak(args, work, project, step, env)
             run_checked([sys.executable, "-m", "sync", "verify", "--project-dir", str(project), "--as-of", AS_OF,

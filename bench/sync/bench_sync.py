@@ -29,6 +29,7 @@ from pathlib import Path
 
 import redis
 
+from bench.commands import sync_command
 from bench.readme import README, record_block
 from bench.sync.generate import VIEWS, change_entities, generate
 from sync import offline
@@ -61,9 +62,6 @@ def run_measured(command: list[str], env: dict[str, str]) -> Run:
         raise SystemExit(f"{' '.join(command)} failed:\n{out}\n{err}")
     return Run(seconds, usage.ru_maxrss / 1024, out)
 
-
-def sync_command(project: Path, *flags: str) -> list[str]:
-    return [sys.executable, "-m", "sync", "--project-dir", str(project), "--force", "--as-of", AS_OF, *flags]
 
 
 def reference_sync(project: Path, url: str, port: int) -> Run:
@@ -137,7 +135,7 @@ def main() -> None:
         client = redis.Redis.from_url(server.url)
         env = {**os.environ, "REDIS_URL": server.url, "FEATURE_STORE_STATE_DIR": str(work / "state")}
         if args.memory_only:
-            run = run_measured(sync_command(project, "--full"), env)
+            run = run_measured(sync_command(project, AS_OF, "--full"), env)
             used = client.info("memory")["used_memory"]
             print(f"full sync of {args.entities:,} entities ({entity_rows:,} entity-rows): {run.seconds:.1f}s, "
                   f"{entity_rows / run.seconds:,.0f} entity-rows/s, peak RSS {run.peak_rss_mb:.0f} MB; "
@@ -152,7 +150,7 @@ def main() -> None:
             print(f"round {round_number + 1}: reference {reference_runs[-1].seconds:.2f}s")
             client.flushall()
             shutil.rmtree(work / "state", ignore_errors=True)
-            full_runs.append(run_measured(sync_command(project, "--full"), env))
+            full_runs.append(run_measured(sync_command(project, AS_OF, "--full"), env))
             memory_per_entity = (client.info("memory")["used_memory"] - baseline) / args.entities
             print(f"round {round_number + 1}: full sync {full_runs[-1].seconds:.2f}s, "
                   f"peak RSS {full_runs[-1].peak_rss_mb:.0f} MB")
@@ -160,7 +158,7 @@ def main() -> None:
         for workers in [int(count) for count in args.workers.split(",") if count]:
             client.flushall()
             shutil.rmtree(work / "state", ignore_errors=True)
-            worker_runs[workers] = run_measured(sync_command(project, "--full", "--workers", str(workers)), env)
+            worker_runs[workers] = run_measured(sync_command(project, AS_OF, "--full", "--workers", str(workers)), env)
             print(f"full sync with {workers} worker(s): {worker_runs[workers].seconds:.2f}s, "
                   f"peak RSS {worker_runs[workers].peak_rss_mb:.0f} MB (the parent's)")
         incremental_runs: dict[str, list[Run]] = {"appended": [], "reordered": []}
@@ -169,7 +167,7 @@ def main() -> None:
                 offset = sum(len(done) for done in incremental_runs.values())  # each round its own entities
                 changed = change_entities(project, args.change_share, f"2026-11-20 12:{offset:02d}:00",
                                           offset=offset, reorder=kind == "reordered")
-                runs.append(run_measured(sync_command(project), env))
+                runs.append(run_measured(sync_command(project, AS_OF), env))
                 narrowed = runs[-1].output.count(NARROWED)
                 print(f"round {round_number + 1}: incremental after {changed:,} changed entities per view, "
                       f"{kind}: {runs[-1].seconds:.2f}s ({narrowed} of {len(VIEWS)} views read from new row groups)")
