@@ -19,11 +19,11 @@ import uvicorn
 from uvicorn.config import LOGGING_CONFIG
 
 from api.app import resolve_redis_url
-from api.metrics import MULTIPROC_ENV
-from api.settings import ACCESS_LOG_ENV, Settings
-from sync.clock import AS_OF_ENV
-from sync.errors import FeatureStoreError
-from sync.redis_client import REDIS_URL_ENV, describe
+from api.core.config import ACCESS_LOG_ENV, Settings
+from api.core.metrics import MULTIPROC_ENV
+from feature_store.clock import AS_OF_ENV
+from feature_store.errors import FeatureStoreError
+from feature_store.online.client import REDIS_URL_ENV, describe
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

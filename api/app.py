@@ -11,16 +11,16 @@ from pathlib import Path
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
-from api.cluster_pipe import open_pipe
-from api.errors import ApiError, install_error_handlers
-from api.fast_path import FeatureFastPath
-from api.observability import Observability
-from api.request_ids import HEADER as REQUEST_ID_HEADER
+from api.core.config import Settings
+from api.core.errors import ApiError, install_error_handlers
+from api.middleware.fast_path import FeatureFastPath
+from api.middleware.observability import Observability
+from api.middleware.request_ids import HEADER as REQUEST_ID_HEADER
+from api.middleware.security import ApiKeyAuth
+from api.reader.store import OnlineStore
 from api.routers import catalog, context, feast, features, health, metrics, registry
-from api.security import ApiKeyAuth
-from api.settings import Settings
-from api.store import OnlineStore
-from sync.redis_client import redis_url as project_redis_url
+from feature_store.online.client import redis_url as project_redis_url
+from feature_store.online.reader.cluster_pipe import open_pipe
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 logger = logging.getLogger("api")
@@ -73,7 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         telemetry=None if settings.opentelemetry else {"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
-    # Pure ASGI middleware only (see api.observability); the last added runs first:
+    # Pure ASGI middleware only (see api.middleware.observability); the last added runs first:
     # Observability -> CORS -> ApiKeyAuth -> FeatureFastPath -> FastAPI's routes.
     if settings.fast_path:
         app.add_middleware(FeatureFastPath)

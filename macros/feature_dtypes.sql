@@ -1,7 +1,7 @@
 {#
   Whether a SQL type (`BIGINT`, `varchar(20)`, `DOUBLE[]`, `array<string>`) holds
   a feature dtype: the build's side of the rule the sync's registry applies
-  (sync/registry.py, data_type_agrees). A feature column's meta `dtype` is what
+  (feature_store/registry/manifest.py, data_type_agrees). A feature column's meta `dtype` is what
   the online store serves; its contract `data_type` is what the model produces.
   Both are written in the YAML, so the build checks that they agree (the
   feature_dtypes test) and so does the sync: they cannot drift apart unnoticed.

@@ -38,8 +38,8 @@ def main() -> int:
     # A `kill` (SIGTERM) cleans up like Ctrl-C: the API and the Redis started here stop.
     signal.signal(signal.SIGTERM, _interrupt)
     sys.path.insert(0, str(PROJECT_DIR))
-    from sync.embedded_redis import ensure_project_redis, running_project_redis, stop_project_redis
-    from sync.errors import FeatureStoreError
+    from feature_store.errors import FeatureStoreError
+    from feature_store.online.embedded.server import ensure_project_redis, running_project_redis, stop_project_redis
 
     env = {**os.environ, "DBT_PROFILES_DIR": str(PROJECT_DIR / "profiles")}
     started_redis = False

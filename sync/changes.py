@@ -36,8 +36,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from sync.history_layout import NARROW_MAX_SHARE, HistoryChange
-from sync.offline import (
+from feature_store.offline.history import (
     HISTORY_COLUMN,
     ID_COLUMN,
     KEY_COLUMN,
@@ -55,9 +54,10 @@ from sync.offline import (
     quote,
     text_columns_sql,
 )
-from sync.registry import Entity, FeatureView
-from sync.resp import CommandSql
-from sync.state import Snapshot
+from feature_store.offline.history_layout import NARROW_MAX_SHARE, HistoryChange
+from feature_store.online.writes.resp import CommandSql
+from feature_store.registry.manifest import Entity, FeatureView
+from sync.record import Snapshot
 
 OP_COLUMN = "__op"
 RESP_COLUMN = "__resp"

@@ -15,16 +15,16 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from sync import clock
-from sync.embedded_redis import ensure_project_redis, running_project_redis, stop_project_redis
-from sync.errors import FeatureStoreError, RedisUnavailable
-from sync.keys import key_prefix
+from feature_store import clock
+from feature_store.errors import FeatureStoreError, RedisUnavailable
+from feature_store.online.embedded.server import ensure_project_redis, running_project_redis, stop_project_redis
+from feature_store.online.keys import key_prefix
 
 SUBCOMMANDS = ("run", "status", "verify", "training-set", "redis")
 
 
 def _describe(url: str) -> str:
-    from sync.redis_client import describe
+    from feature_store.online.client import describe
 
     return describe(url)
 
@@ -70,7 +70,11 @@ def _positive(text: str) -> int:
 
 
 def _client(project_dir: Path):
-    from sync.redis_client import check_reachable, connect, redis_url  # not for training sets: redis is slow to import
+    from feature_store.online.client import (  # not for training sets: redis is slow to import
+        check_reachable,
+        connect,
+        redis_url,
+    )
 
     url = redis_url(project_dir)
     client = connect(url)
@@ -106,9 +110,9 @@ def cmd_run(argv: list[str]) -> int:
 
 
 def cmd_status(argv: list[str]) -> int:
-    from sync.freshness import is_stale
-    from sync.online import read_view_states
-    from sync.registry import load_registry
+    from feature_store.online.writes.writer import read_view_states
+    from feature_store.registry.freshness import is_stale
+    from feature_store.registry.manifest import load_registry
 
     parser = argparse.ArgumentParser(prog="python -m sync status", description="Per-view sync state.")
     _common(parser)
@@ -135,7 +139,7 @@ def cmd_status(argv: list[str]) -> int:
 
 
 def _short(delta) -> str:
-    from sync.durations import format_duration
+    from feature_store.registry.durations import format_duration
 
     return format_duration(delta)
 
@@ -152,7 +156,7 @@ def _age(delta) -> str:
 
 
 def cmd_verify(argv: list[str]) -> int:
-    from sync.registry import load_registry
+    from feature_store.registry.manifest import load_registry
     from sync.verify import verify
 
     parser = argparse.ArgumentParser(
@@ -195,7 +199,7 @@ def cmd_redis(argv: list[str]) -> int:
 
 
 def cmd_training_set(argv: list[str]) -> int:
-    from sync import training_set
+    from feature_store.offline import training_set
 
     return training_set.main(argv)
 

@@ -32,18 +32,20 @@ import duckdb
 import pyarrow as pa
 import redis
 
-from sync import history_layout, offline, quality_gate
+from feature_store.clock import parse_timestamp
+from feature_store.errors import FeatureStoreError, RedisUnavailable
+from feature_store.offline import history as offline
+from feature_store.offline import history_layout
+from feature_store.offline.group_keys import drop_group_keys, existing_key_file, keep_group_keys
+from feature_store.online.client import check_memory_policy
+from feature_store.online.keys import timestamp_field
+from feature_store.online.writes.writer import OnlineWriter, ViewWriteResult, read_view_states
+from feature_store.registry.dtypes import format_timestamp
+from feature_store.registry.manifest import Entity, FeatureView, Registry, load_registry
+from sync import quality_gate
 from sync.changes import SNAPSHOT_FORMAT, needs_compaction
-from sync.clock import parse_timestamp
-from sync.dtypes import format_timestamp
-from sync.errors import FeatureStoreError, RedisUnavailable
-from sync.group_keys import drop_group_keys, existing_key_file, keep_group_keys
-from sync.keys import timestamp_field
-from sync.online import OnlineWriter, ViewWriteResult, read_view_states
 from sync.progress import Progress
-from sync.redis_client import check_memory_policy
-from sync.registry import Entity, FeatureView, Registry, load_registry
-from sync.state import SyncRecord, SyncState, ViewRecord
+from sync.record import SyncRecord, SyncState, ViewRecord
 from sync.view_sync import ShareJob, sync_share
 from sync.workers import WorkerPool
 

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sync.errors import FeatureStoreError
-from sync.registry import FeatureView, default_manifest_path
+from feature_store.errors import FeatureStoreError
+from feature_store.registry.manifest import FeatureView, default_manifest_path
 
 RESULTS_FILE = "feature_test_results.jsonl"
 PASSED = frozenset({"pass", "success"})

@@ -14,12 +14,12 @@ from datetime import datetime
 
 import redis
 
-from sync import offline
-from sync.clock import parse_timestamp
-from sync.keys import timestamp_field
-from sync.offline import ID_COLUMN, TS_COLUMN
-from sync.online import read_view_states
-from sync.registry import FeatureView, Registry
+from feature_store.clock import parse_timestamp
+from feature_store.offline import history as offline
+from feature_store.offline.history import ID_COLUMN, TS_COLUMN
+from feature_store.online.keys import timestamp_field
+from feature_store.online.writes.writer import read_view_states
+from feature_store.registry.manifest import FeatureView, Registry
 
 CHUNK = 2_000
 EXAMPLES = 5

@@ -18,14 +18,14 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from sync import offline
+from feature_store.offline import history as offline
+from feature_store.offline.history import KeyShare
+from feature_store.offline.history_layout import HistoryChange
+from feature_store.online.keys import timestamp_field
+from feature_store.online.writes.writer import OnlineWriter
+from feature_store.registry.manifest import Entity, FeatureView
 from sync.changes import ids_missing_from, read_changes, stage, write_snapshot
-from sync.history_layout import HistoryChange
-from sync.keys import timestamp_field
-from sync.offline import KeyShare
-from sync.online import OnlineWriter
-from sync.registry import Entity, FeatureView
-from sync.state import Snapshot
+from sync.record import Snapshot
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,8 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 from typing import Any
 
-from sync.errors import FeatureStoreError
-from sync.offline import KeyShare
+from feature_store.errors import FeatureStoreError
+from feature_store.offline.history import KeyShare
 from sync.view_sync import ShareJob, ShareResult
 
 PR_SET_PDEATHSIG = 1
@@ -41,9 +41,9 @@ def _die_with_parent(parent: int) -> None:
 
 def _start_worker(redis_url: str, prefix: str, pipeline_rows: int, messages: Any, parent: int) -> None:
     _die_with_parent(parent)
-    from sync import offline
-    from sync.online import OnlineWriter
-    from sync.redis_client import connect
+    from feature_store.offline import history as offline
+    from feature_store.online.client import connect
+    from feature_store.online.writes.writer import OnlineWriter
 
     _worker["writer"] = OnlineWriter(connect(redis_url), prefix, pipeline_rows)
     _worker["connection"] = offline.connect()

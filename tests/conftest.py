@@ -72,7 +72,7 @@ def built_project(tmp_path_factory: pytest.TempPathFactory) -> BuiltProject:
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory):
     """A real redis-server on a free loopback port, for the whole session."""
-    from sync.embedded_redis import EmbeddedRedis
+    from feature_store.online.embedded.server import EmbeddedRedis
 
     with EmbeddedRedis(tmp_path_factory.mktemp("redis")) as server:
         yield server

@@ -13,8 +13,8 @@ from typing import Any
 import pyarrow.parquet as pq
 import redis
 
-from sync.dtypes import encode
-from sync.registry import load_registry
+from feature_store.registry.dtypes import encode
+from feature_store.registry.manifest import load_registry
 
 
 def latest_rows(

@@ -14,8 +14,8 @@ from pathlib import Path
 from fastapi import APIRouter
 from starlette.responses import FileResponse, Response
 
-from api.responses import json_response
-from api.schemas import error_example
+from api.core.responses import json_response
+from api.routers.schemas import error_example
 
 CATALOG_ENV = "FEATURE_STORE_CATALOG"
 PROJECT_DIR = Path(__file__).resolve().parents[2]

@@ -1,7 +1,7 @@
 """LLM context: an entity's features rendered as prompt text, one id (GET) or many in one round trip (POST).
 
 These routes document the endpoints and serve them when the fast path is off;
-normally `api.fast_path` answers the same requests with the same functions.
+normally `api.middleware.fast_path` answers the same requests with the same functions.
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request
 from starlette.responses import Response
 
-from api.answers import context_answer, context_batch_answer, read_body
-from api.responses import JSON_MEDIA_TYPE
+from api.answers.entities import context_answer, context_batch_answer, read_body
+from api.core.responses import JSON_MEDIA_TYPE
 from api.routers.features import INVALID_ID, UNKNOWN_ENTITY, EntityParam
-from api.schemas import (
+from api.routers.schemas import (
     CONTEXT_BATCH_EXAMPLE,
     CONTEXT_EXAMPLE,
     REDIS_DOWN,

@@ -1,7 +1,7 @@
 """Feast compatibility: `POST /get-online-features` takes and answers Feast's feature-server shapes.
 
 This route documents the endpoint and serves it when the fast path is off;
-normally `api.fast_path` answers the same requests with the same function.
+normally `api.middleware.fast_path` answers the same requests with the same function.
 """
 
 from __future__ import annotations
@@ -9,11 +9,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from api.answers import read_body
-from api.feast import feast_answer
-from api.responses import JSON_MEDIA_TYPE
+from api.answers.entities import read_body
+from api.answers.feast import feast_answer
+from api.core.responses import JSON_MEDIA_TYPE
 from api.routers.features import INVALID_ID
-from api.schemas import (
+from api.routers.schemas import (
     FEAST_EXAMPLE,
     FEAST_REQUEST_EXAMPLE,
     REDIS_DOWN,

@@ -1,7 +1,7 @@
 """Feature retrieval by entity id: one id (GET) or many in one round trip (POST).
 
 These routes document the endpoints and serve them when the fast path is off;
-normally `api.fast_path` answers the same requests with the same functions.
+normally `api.middleware.fast_path` answers the same requests with the same functions.
 """
 
 from __future__ import annotations
@@ -11,9 +11,10 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
-from api.answers import batch_answer, features_answer, read_body
-from api.responses import JSON_MEDIA_TYPE
-from api.schemas import (
+from api.answers.entities import batch_answer, features_answer, read_body
+from api.core.responses import JSON_MEDIA_TYPE
+from api.reader.store import OnlineStore
+from api.routers.schemas import (
     BATCH_EXAMPLE,
     FEATURES_EXAMPLE,
     REDIS_DOWN,
@@ -22,7 +23,6 @@ from api.schemas import (
     FeaturesResponse,
     error_example,
 )
-from api.store import OnlineStore
 
 router = APIRouter(tags=["features"])
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from api.responses import json_response
-from api.schemas import HealthResponse, ReadyResponse, error_example
-from api.store import OnlineStore
+from api.core.responses import json_response
+from api.reader.store import OnlineStore
+from api.routers.schemas import HealthResponse, ReadyResponse, error_example
 
 router = APIRouter(tags=["health"])
 

@@ -7,9 +7,9 @@ from datetime import datetime
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from api import metrics
-from api.errors import ApiError
-from api.store import OnlineStore
+from api.core import metrics
+from api.core.errors import ApiError
+from api.reader.store import OnlineStore
 
 router = APIRouter(tags=["observability"])
 

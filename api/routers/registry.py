@@ -7,10 +7,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from api.responses import json_response
-from api.schemas import REDIS_DOWN, RegistryResponse
-from api.snapshot import RegistrySnapshot
-from api.store import OnlineStore
+from api.core.responses import json_response
+from api.reader.served_registry import RegistrySnapshot
+from api.reader.store import OnlineStore
+from api.routers.schemas import REDIS_DOWN, RegistryResponse
 
 router = APIRouter(tags=["registry"])
 

@@ -38,7 +38,7 @@ import httpx
 
 from bench.readme import README, record_block
 from bench.sync.generate import generate
-from sync.embedded_redis import EmbeddedRedis, free_port
+from feature_store.online.embedded.server import EmbeddedRedis, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent

@@ -21,7 +21,7 @@ from typing import Any
 
 import duckdb
 
-from sync.registry import SUPPORTED_MANIFEST
+from feature_store.registry.manifest import SUPPORTED_MANIFEST
 
 BASE = datetime(2026, 1, 1, tzinfo=UTC)
 AS_OF = "2027-06-01T00:00:00Z"  # after every version a soak writes (one minute each), so the sync takes them all

@@ -33,7 +33,7 @@ from pathlib import Path
 from bench.commands import sync_command
 from bench.readme import README, record_block
 from bench.soak.generate import AS_OF, VIEWS, generate, new_version
-from sync.embedded_redis import EmbeddedRedis, free_port
+from feature_store.online.embedded.server import EmbeddedRedis, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 HEADING = "## Soak test"

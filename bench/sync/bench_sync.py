@@ -32,10 +32,10 @@ import redis
 from bench.commands import sync_command
 from bench.readme import README, record_block
 from bench.sync.generate import VIEWS, change_entities, generate
-from sync import offline
-from sync.clock import parse_timestamp
-from sync.embedded_redis import EmbeddedRedis, find_redis_server
-from sync.registry import load_registry
+from feature_store.clock import parse_timestamp
+from feature_store.offline import history as offline
+from feature_store.online.embedded.server import EmbeddedRedis, find_redis_server
+from feature_store.registry.manifest import load_registry
 
 REPO = Path(__file__).resolve().parents[2]
 HEADING = "## Sync (materialization into Redis)"

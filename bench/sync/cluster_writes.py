@@ -17,10 +17,10 @@ from pathlib import Path
 import pyarrow as pa
 import redis
 
-from sync.cluster_writes import ClusterRespStream
-from sync.embedded_cluster import EmbeddedCluster
-from sync.online import pack
-from sync.slots import key_slot, key_slots
+from feature_store.online.embedded.cluster import EmbeddedCluster
+from feature_store.online.writes.cluster_writes import ClusterRespStream
+from feature_store.online.writes.slots import key_slot, key_slots
+from feature_store.online.writes.writer import pack
 
 BATCH = 50_000
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import duckdb
 
-from sync.registry import SUPPORTED_MANIFEST
+from feature_store.registry.manifest import SUPPORTED_MANIFEST
 
 ENTITIES = {"user": {"join_key": "user_id", "dtype": "int64", "description": "A synthetic user."}}
 

@@ -38,9 +38,15 @@ import pyarrow.parquet as pq
 
 from bench.readme import README
 from bench.training.generate import DEFAULT_OUT, REPOSITORY
-from sync.registry import load_registry
-from sync.training_compile import IMPLEMENTATIONS, CompiledJoin, Compiler, JoinRequest, default_cache_dir
-from sync.training_set import connect, resolve_features, run_join
+from feature_store.offline.training_compile import (
+    IMPLEMENTATIONS,
+    CompiledJoin,
+    Compiler,
+    JoinRequest,
+    default_cache_dir,
+)
+from feature_store.offline.training_set import connect, resolve_features, run_join
+from feature_store.registry.manifest import load_registry
 
 WIDTH = 100  # the README's line width
 HEADING = "## Training sets (point-in-time join)"

@@ -29,7 +29,7 @@ from pathlib import Path
 import duckdb
 import yaml
 
-from sync.training_compile import join_macro_files
+from feature_store.offline.training_compile import join_macro_files
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 DEFAULT_OUT = Path(tempfile.gettempdir()) / "feature_store_training_bench"

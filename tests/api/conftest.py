@@ -11,9 +11,9 @@ import httpx
 import pytest
 
 from api.app import create_app
-from api.settings import Settings
-from api.store import OnlineStore
-from sync.dtypes import format_timestamp
+from api.core.config import Settings
+from api.reader.store import OnlineStore
+from feature_store.registry.dtypes import format_timestamp
 from tests.api.online import NOW, OnlineWriter
 
 Client = httpx.AsyncClient

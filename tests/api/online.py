@@ -9,9 +9,9 @@ from typing import Any
 
 import redis
 
-from sync import keys
-from sync.dtypes import encode, format_timestamp
-from sync.registry import Entity, Feature, FeatureView, Registry
+from feature_store.online import keys
+from feature_store.registry.dtypes import encode, format_timestamp
+from feature_store.registry.manifest import Entity, Feature, FeatureView, Registry
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)

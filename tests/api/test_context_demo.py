@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from api.settings import Settings
+from api.core.config import Settings
 from tests.api.conftest import serve
 from tests.api.test_server import PROJECT_DIR
 from tests.conftest import BuiltProject

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from fastapi import FastAPI
 
-from api.settings import Settings
+from api.core.config import Settings
 from tests.api.conftest import Client, serve
 from tests.api.online import OnlineWriter
 

@@ -10,8 +10,8 @@ import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from api import metrics
-from api.settings import Settings
+from api.core import metrics
+from api.core.config import Settings
 from tests.api.conftest import Client, ClientFactory, serve
 from tests.api.online import DEMO, MICROSECOND, NOW, USER_PROFILE, USER_WATCH_STATS, OnlineWriter
 

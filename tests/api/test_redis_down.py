@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from api.settings import Settings
-from sync.embedded_redis import EmbeddedRedis, free_port
+from api.core.config import Settings
+from feature_store.online.embedded.server import EmbeddedRedis, free_port
 from tests.api.conftest import serve
 from tests.api.online import NOW, USER_WATCH_STATS, OnlineWriter
 

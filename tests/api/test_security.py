@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import redis
 
-from api.settings import Settings, SettingsError
-from sync.embedded_redis import EmbeddedRedis
+from api.core.config import Settings, SettingsError
+from feature_store.online.embedded.server import EmbeddedRedis
 from tests.api.conftest import Client, ClientFactory, serve
 from tests.api.online import CONTEXT_DEMO, NOW, USER_WATCH_STATS, OnlineWriter
 

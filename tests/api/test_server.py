@@ -15,7 +15,7 @@ import httpx
 import orjson
 import pytest
 
-from sync.embedded_redis import free_port
+from feature_store.online.embedded.server import free_port
 from tests.api.online import NOW, TITLE_STATS, USER_WATCH_STATS, OnlineWriter
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]

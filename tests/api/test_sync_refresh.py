@@ -13,7 +13,7 @@ import duckdb
 import httpx
 import pytest
 
-from sync.registry import SUPPORTED_MANIFEST
+from feature_store.registry.manifest import SUPPORTED_MANIFEST
 from tests.api.test_server import PROJECT_DIR, start_api, stop_api
 
 AS_OF = "2026-11-27T12:00:00Z"

@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 import pytest
 from redis.asyncio.connection import Connection
 
-from api.dtype_decoders import decoder_for
-from api.ids import InvalidId, parse_id
-from api.redis_pipe import RedisPipe, pack_commands
-from api.settings import Settings, SettingsError
-from sync.dtypes import LIST_ELEMENT_DTYPES, SCALAR_DTYPES, encode, to_json_value
+from api.answers.dtype_decoders import decoder_for
+from api.core.config import Settings, SettingsError
+from api.reader.ids import InvalidId, parse_id
+from feature_store.online.reader.pipe import RedisPipe, pack_commands
+from feature_store.registry.dtypes import LIST_ELEMENT_DTYPES, SCALAR_DTYPES, encode, to_json_value
 from tests.api.online import TITLE, USER
 
 SAMPLES = {

@@ -50,7 +50,7 @@ def artifacts() -> Path:
 @pytest.fixture
 def catalog_api(docs_project: BuiltProject, redis_url: str) -> Iterator[str]:
     """`python -m api` on a free port, serving the docs project's catalog; yields its base URL."""
-    from sync.embedded_redis import free_port
+    from feature_store.online.embedded.server import free_port
 
     port = free_port()
     env = {**os.environ, "REDIS_URL": redis_url,

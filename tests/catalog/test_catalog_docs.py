@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from sync.durations import format_duration
-from sync.registry import Registry, data_type_agrees, load_registry
+from feature_store.registry.durations import format_duration
+from feature_store.registry.manifest import Registry, data_type_agrees, load_registry
 from tests.conftest import BuiltProject
 
 PROJECT = "feature_store"

@@ -55,7 +55,7 @@ def test_default_path_is_the_projects_target_folder(monkeypatch) -> None:
 
 def test_the_app_serves_the_catalog(tmp_path: Path, monkeypatch) -> None:
     from api.app import create_app
-    from api.settings import Settings
+    from api.core.config import Settings
 
     page = tmp_path / "static_index.html"
     page.write_text("<html>catalog</html>")

@@ -8,7 +8,7 @@ from datetime import datetime
 import pytest
 import redis
 
-from sync.embedded_cluster import EmbeddedCluster
+from feature_store.online.embedded.cluster import EmbeddedCluster
 from tests.conftest import BuiltProject
 from tests.sync_cli import assert_verified as verified
 from tests.sync_cli import summary, sync_cli, synced  # noqa: F401  (used by the cluster tests)

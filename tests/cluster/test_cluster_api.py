@@ -7,10 +7,10 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from api.cluster_pipe import ClusterPipe
-from api.redis_pipe import RedisPipe
-from api.settings import Settings
-from sync.embedded_cluster import EmbeddedCluster
+from api.core.config import Settings
+from feature_store.online.embedded.cluster import EmbeddedCluster
+from feature_store.online.reader.cluster_pipe import ClusterPipe
+from feature_store.online.reader.pipe import RedisPipe
 from tests.api.conftest import serve, store_of
 from tests.api.test_server import start_api, stop_api
 from tests.cluster.conftest import synced

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sync.embedded_cluster import EmbeddedCluster
+from feature_store.online.embedded.cluster import EmbeddedCluster
 from tests.api.test_server import start_api, stop_api
 from tests.cluster.conftest import assert_verified, synced
 from tests.conftest import PROJECT_DIR, BuiltProject

@@ -9,8 +9,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from sync.embedded_cluster import EmbeddedCluster
-from sync.slots import key_slot
+from feature_store.online.embedded.cluster import EmbeddedCluster
+from feature_store.online.writes.slots import key_slot
 from tests.cluster.conftest import assert_verified, cluster_client, summary, sync_cli, synced
 from tests.conftest import BuiltProject
 

@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 import pytest
 import redis
 
-from sync.embedded_redis import EmbeddedRedis
+from feature_store.online.embedded.server import EmbeddedRedis
 from tests.conftest import PROJECT_DIR, BuiltProject
 from tests.sync_cli import assert_verified, summary, synced
 

@@ -19,9 +19,9 @@ import httpx
 import pytest
 
 from api.app import create_app
-from api.settings import Settings
-from sync.dtypes import format_timestamp
-from sync.embedded_redis import free_port
+from api.core.config import Settings
+from feature_store.online.embedded.server import free_port
+from feature_store.registry.dtypes import format_timestamp
 from tests.conftest import BuiltProject
 from tests.reference import latest_rows
 

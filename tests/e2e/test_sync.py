@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from sync.dtypes import encode, format_timestamp
+from feature_store.registry.dtypes import encode, format_timestamp
 from tests.conftest import BuiltProject
 from tests.reference import latest_rows
 from tests.sync_cli import sync_cli
@@ -163,7 +163,7 @@ def test_evicting_redis_is_refused(built_project, redis_url, client) -> None:
 
 
 def test_unreachable_redis_is_a_clear_error(built_project) -> None:
-    from sync.embedded_redis import free_port
+    from feature_store.online.embedded.server import free_port
 
     result = sync_cli(built_project, f"redis://127.0.0.1:{free_port()}/0", "--retries", "0")
     assert result.returncode == 1

@@ -19,9 +19,9 @@ import pyarrow.parquet as pq
 import pytest
 import redis
 
-from sync import history_layout
+from feature_store.offline import history_layout
+from feature_store.registry.manifest import load_registry
 from sync.materialize import run_sync
-from sync.registry import load_registry
 from tests.conftest import BuiltProject
 from tests.reference import assert_redis_holds_latest
 

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import redis
 
-from sync.embedded_redis import EmbeddedRedis, free_port
+from feature_store.online.embedded.server import EmbeddedRedis, free_port
 from tests.conftest import BuiltProject
 
 REPO = Path(__file__).resolve().parents[2]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from sync.training_compile import CompiledJoin, Compiler, JoinRequest, join_macro_files
+from feature_store.offline.training_compile import CompiledJoin, Compiler, JoinRequest, join_macro_files
 from tests.conftest import PROJECT_DIR
 from tests.offline.pit_fixture import (
     FIXTURE_PROJECT,

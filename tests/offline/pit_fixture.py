@@ -9,8 +9,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sync.training_compile import CompiledJoin
-from sync.training_set import connect, run_join
+from feature_store.offline.training_compile import CompiledJoin
+from feature_store.offline.training_set import connect, run_join
 from tests.offline.reference import ViewSpec, point_in_time
 
 FIXTURE_PROJECT = Path(__file__).resolve().parent / "pit_project"

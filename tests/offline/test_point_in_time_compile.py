@@ -8,7 +8,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from sync.training_compile import Compiler, JoinRequest, TrainingSetError
+from feature_store.offline.training_compile import Compiler, JoinRequest, TrainingSetError
 from tests.offline.pit_fixture import SELECTION, spine_file
 
 TS = pa.timestamp("us")

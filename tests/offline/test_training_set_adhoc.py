@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from sync.training_set import build_training_frame, build_training_set, main, write_training_set
+from feature_store.offline.training_set import build_training_frame, build_training_set, main, write_training_set
 from tests.conftest import PROJECT_DIR, BuiltProject
 
 FEATURES = ["user_segment", "watch_count_30d", "last_genre"]

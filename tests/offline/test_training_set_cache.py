@@ -15,9 +15,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from sync.registry import load_registry
-from sync.training_compile import Compiler, JoinRequest, TrainingSetError
-from sync.training_set import TrainingSetRun, resolve_features, write_training_set
+from feature_store.offline.training_compile import Compiler, JoinRequest, TrainingSetError
+from feature_store.offline.training_set import TrainingSetRun, resolve_features, write_training_set
+from feature_store.registry.manifest import load_registry
 from tests.conftest import BuiltProject
 
 FEATURES = ["user_segment", "watch_count_30d", "last_genre"]
@@ -133,7 +133,7 @@ def test_an_environment_variable_the_project_reads_is_part_of_the_fingerprint(pr
 
 
 def test_only_the_latest_sql_of_a_request_is_kept(tmp_path):
-    from sync.training_compile import _KEPT_PER_REQUEST, _prune
+    from feature_store.offline.training_compile import _KEPT_PER_REQUEST, _prune
 
     for index in range(_KEPT_PER_REQUEST + 4):
         path = tmp_path / f"{index:02d}.sql"

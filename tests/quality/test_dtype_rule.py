@@ -1,7 +1,7 @@
 """The build and the sync apply one rule to a column's data_type and its dtype.
 
 macros/feature_dtypes.sql (used by the feature_dtypes test) must answer as
-sync.registry.data_type_agrees does; it is plain Jinja, so it renders here.
+feature_store.registry.manifest.data_type_agrees does; it is plain Jinja, so it renders here.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import itertools
 import jinja2
 import pytest
 
-from sync.registry import data_type_agrees
+from feature_store.registry.manifest import data_type_agrees
 from tests.conftest import PROJECT_DIR
 
 DTYPES = ("int64", "float64", "bool", "string", "timestamp", "list<int64>", "list<float64>", "list<bool>",

@@ -130,7 +130,7 @@ def client(redis_url: str) -> redis.Redis:
 
 
 def test_the_built_project_passes_the_gate(built_project: BuiltProject) -> None:
-    from sync.registry import load_registry
+    from feature_store.registry.manifest import load_registry
 
     verdicts = quality_gate.check(built_project.path, load_registry(built_project.path).views)
     assert all(verdict.ok for verdict in verdicts)

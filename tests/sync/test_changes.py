@@ -9,8 +9,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from sync import changes, offline
-from sync.registry import Entity, Feature, FeatureView
+from feature_store.offline import history as offline
+from feature_store.registry.manifest import Entity, Feature, FeatureView
+from sync import changes
 
 ENTITY = Entity("user", ("user_id",), "int64")
 

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta, timezone
 import pyarrow as pa
 import pytest
 
-from sync import offline
-from sync.dtypes import arrow_type_matches, decode, encode, format_timestamp, to_json_value
+from feature_store.offline import history as offline
+from feature_store.registry.dtypes import arrow_type_matches, decode, encode, format_timestamp, to_json_value
 
 
 @pytest.mark.parametrize("value,dtype,text", [

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import redis
 
-from sync import embedded_redis
-from sync.errors import FeatureStoreError
+from feature_store.errors import FeatureStoreError
+from feature_store.online.embedded import server as embedded_redis
 
 REPO = Path(__file__).resolve().parents[2]
 

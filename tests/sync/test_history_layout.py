@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sync.history_layout import FileLayout, HistoryLayout, RowGroup, _group_spans, compare
+from feature_store.offline.history_layout import FileLayout, HistoryLayout, RowGroup, _group_spans, compare
 
 
 @dataclass

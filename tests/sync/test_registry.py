@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from sync.errors import DefinitionErrors, ManifestNotFound
-from sync.registry import (
+from feature_store.errors import DefinitionErrors, ManifestNotFound
+from feature_store.registry.manifest import (
     SUPPORTED_MANIFEST,
     Registry,
     data_type_agrees,

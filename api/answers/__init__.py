@@ -1,0 +1,1 @@
+"""The answers: features, context text and Feast's shapes, built from one online read."""

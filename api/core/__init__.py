@@ -1,0 +1,1 @@
+"""What every layer of the API uses: settings, errors, JSON responses, metrics."""

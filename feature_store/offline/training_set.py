@@ -1,0 +1,357 @@
+"""Ad-hoc point-in-time training sets for notebooks and scripts.
+
+    python -m sync training-set --spine spine.parquet --features user_segment,watch_count_30d \\
+        --out train.parquet
+
+    from feature_store.offline.training_set import build_training_set
+    table = build_training_set("spine.parquet", ["user_segment", "last_genre"])   # a pyarrow Table
+
+The spine (Parquet, CSV, a pyarrow Table or a pandas DataFrame) holds each view's
+entity key, `event_timestamp` and any other columns, which pass through. Feature
+names resolve to their views through the registry; the join is the project's
+point_in_time_join macro, compiled by dbt (training_compile.py) and run by DuckDB
+over the views' Parquet files. Rows come back in the spine's order.
+
+dbt's start-up costs seconds, so the SQL dbt compiles is kept under a fingerprint
+of everything it depends on (training_compile.py): a run with the same project
+files, dbt version, features and spine columns runs the kept SQL without starting
+dbt (`recompile=True` / `--recompile` compiles anyway). When something changed,
+dbt compiles again while the join starts with the SQL last compiled for the same
+features; that result is kept only when dbt compiles the same text.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from feature_store.errors import FeatureStoreError
+from feature_store.offline.history import parquet_files
+from feature_store.offline.training_compile import (
+    IMPLEMENTATIONS,
+    ROW_NUMBER_COLUMN,
+    SPINE_VARIABLE,
+    CompiledJoin,
+    Compiler,
+    JoinRequest,
+    SpineSchema,
+    TrainingSetError,
+    sql_literal,
+)
+from feature_store.registry.manifest import Registry, load_registry
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+Spine = str | Path | pa.Table | Any  # Any: a pandas DataFrame
+
+
+def resolve_features(registry: Registry, names: Sequence[str]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """Group feature names by view, views in order of first mention; unknown or ambiguous names fail."""
+    owners: dict[str, list[str]] = {}
+    for entity in registry.entities:
+        for name, feature in registry.features_of(entity.name).items():
+            owners.setdefault(name, []).append(feature.view)
+    selection: dict[str, list[str]] = {}
+    for name in names:
+        views = owners.get(name, [])
+        if not views:
+            known = ", ".join(sorted(owners)) or "none"
+            raise TrainingSetError(f"no feature named {name!r}; the features are: {known}")
+        if len(views) > 1:
+            raise TrainingSetError(f"feature {name!r} is defined by several views ({', '.join(views)})")
+        features = selection.setdefault(views[0], [])
+        if name not in features:
+            features.append(name)
+    if not selection:
+        raise TrainingSetError("no features asked for: name at least one, e.g. --features user_segment")
+    return tuple((view, tuple(features)) for view, features in selection.items())
+
+
+@dataclass(frozen=True)
+class TrainingSetRun:
+    """What a build did: rows and columns written, seconds taken, and how the SQL was obtained.
+
+    compiled: dbt compiled the SQL in this run (no kept SQL had the same fingerprint);
+    reused_sql: the join ran SQL kept from an earlier run (kept for this fingerprint, or
+    last time's and confirmed by dbt).
+    """
+
+    rows: int
+    columns: int
+    seconds: float
+    reused_sql: bool
+    compiled: bool
+
+
+def build_training_set(
+    spine: Spine,
+    features: Sequence[str],
+    out: str | Path | None = None,
+    *,
+    project_dir: str | Path = ".",
+    implementation: str | None = None,
+    spine_timestamp: str = "event_timestamp",
+    threads: int | None = None,
+    cache_dir: str | Path | None = None,
+    recompile: bool = False,
+) -> pa.Table:
+    """The spine joined point in time to `features`, as a pyarrow Table (also written to `out` if given).
+
+    recompile: have dbt compile the join even when SQL kept for the same inputs exists.
+    """
+    with tempfile.TemporaryDirectory(prefix="training_set_") as scratch:
+        target = Path(out) if out is not None else Path(scratch) / "training_set.parquet"
+        _build(spine, features, target, Path(project_dir), implementation, spine_timestamp, threads,
+               Path(cache_dir) if cache_dir else None, Path(scratch), recompile)
+        return pq.read_table(target)
+
+
+def build_training_frame(spine: Spine, features: Sequence[str], out: str | Path | None = None,
+                         **options: Any) -> pd.DataFrame:
+    """As build_training_set, as a pandas DataFrame."""
+    try:
+        import pandas  # noqa: F401
+    except ImportError as error:
+        raise TrainingSetError("pandas is not installed: pip install -r requirements.txt") from error
+    return build_training_set(spine, features, out, **options).to_pandas()
+
+
+def write_training_set(
+    spine: Spine,
+    features: Sequence[str],
+    out: str | Path,
+    *,
+    project_dir: str | Path = ".",
+    implementation: str | None = None,
+    spine_timestamp: str = "event_timestamp",
+    threads: int | None = None,
+    cache_dir: str | Path | None = None,
+    recompile: bool = False,
+) -> TrainingSetRun:
+    """Write the training set to the Parquet file `out` without reading it back."""
+    with tempfile.TemporaryDirectory(prefix="training_set_") as scratch:
+        return _build(spine, features, Path(out), Path(project_dir), implementation, spine_timestamp, threads,
+                      Path(cache_dir) if cache_dir else None, Path(scratch), recompile)
+
+
+def _build(
+    spine: Spine, features: Sequence[str], out: Path, project_dir: Path, implementation: str | None,
+    spine_timestamp: str, threads: int | None, cache_dir: Path | None, scratch: Path, recompile: bool = False,
+) -> TrainingSetRun:
+    started = time.perf_counter()
+    if implementation not in (None, *IMPLEMENTATIONS):
+        choices = ", ".join(IMPLEMENTATIONS)
+        raise TrainingSetError(f"unknown implementation {implementation!r}; use one of {choices}")
+    registry = load_registry(project_dir)
+    selection = resolve_features(registry, features)
+    locations = {view: Path(registry.view(view).location) for view, _ in selection}
+    for view, location in locations.items():
+        if not location.exists():
+            raise TrainingSetError(f"view {view!r} has no Parquet file at {location}: run `dbt build` first")
+    spine_path = spine_parquet(spine, scratch)
+    schema = pq.read_schema(spine_path)
+    if ROW_NUMBER_COLUMN in schema.names:
+        raise TrainingSetError(f"the spine has a column {ROW_NUMBER_COLUMN!r}, used by the join: rename it")
+    spine_schema = tuple((field.name, str(field.type)) for field in schema)
+    request = JoinRequest(selection, spine_timestamp, implementation)
+    compiler = Compiler(project_dir, cache_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(f".{out.name}.partial")
+
+    fingerprint = compiler.fingerprint(request, spine_schema)  # read the project once: for the lookup and the keep
+    kept = None if recompile else compiler.lookup(request, fingerprint)
+    try:
+        if kept is not None:
+            rows = run_join(kept, locations, spine_path, partial, threads)
+            reused, compiled_now = True, False
+        else:
+            rows, reused = _compile_and_join(compiler, request, spine_schema, fingerprint, locations, spine_path,
+                                             partial, threads)
+            compiled_now = True
+        partial.replace(out)
+    finally:
+        partial.unlink(missing_ok=True)
+    width = len(pq.read_schema(out).names)
+    return TrainingSetRun(rows, width, time.perf_counter() - started, reused, compiled_now)
+
+
+def _compile_and_join(compiler: Compiler, request: JoinRequest, spine_schema: SpineSchema, fingerprint: str,
+                      locations: dict[str, Path], spine_path: Path, out: Path,
+                      threads: int | None) -> tuple[int, bool]:
+    """dbt compiles while the join runs last time's SQL for the request, if any; rows, and whether it stood."""
+    guess = compiler.cached(request)
+    early = _EarlyJoin(guess, locations, spine_path, out, threads) if guess else None
+    try:
+        compiled = compiler.compile(request, spine_path, spine_schema, fingerprint)
+    except BaseException:
+        if early:
+            early.cancel()
+        raise
+    if early is not None and early.finish(compiled):
+        return early.rows, True
+    return run_join(compiled, locations, spine_path, out, threads), False
+
+
+def spine_parquet(spine: Spine, scratch: Path) -> Path:
+    """The spine as a Parquet file: a Parquet path as is; CSV, Arrow and pandas are written once."""
+    if isinstance(spine, str | Path):
+        path = Path(spine).resolve()
+        if not path.is_file():
+            raise TrainingSetError(f"no spine file at {path}")
+        suffix = path.suffix.lower()
+        if suffix in (".parquet", ".pq"):
+            return path
+        if suffix in (".csv", ".tsv", ".txt"):
+            converted = scratch / "spine.parquet"
+            with duckdb.connect() as connection:
+                connection.execute("set TimeZone = 'UTC'")
+                connection.execute(
+                    f"copy (select * from read_csv({sql_literal(str(path))})) "
+                    f"to {sql_literal(str(converted))} (format parquet)"
+                )
+            return converted
+        raise TrainingSetError(f"spine {path}: use a Parquet (.parquet) or CSV (.csv) file")
+    if not isinstance(spine, pa.Table):
+        try:
+            spine = pa.Table.from_pandas(spine, preserve_index=False)
+        except (TypeError, AttributeError) as error:
+            raise TrainingSetError("the spine must be a file, an Arrow table or a DataFrame") from error
+    converted = scratch / "spine.parquet"
+    pq.write_table(spine, converted)
+    return converted
+
+
+def connect(threads: int | None = None) -> duckdb.DuckDBPyConnection:
+    connection = duckdb.connect(config={"threads": threads} if threads else {})
+    connection.execute("set TimeZone = 'UTC'")
+    return connection
+
+
+def prepare(connection: duckdb.DuckDBPyConnection, compiled: CompiledJoin, locations: dict[str, Path],
+            spine_path: Path, keep_order: bool = True) -> str:
+    """Point each view's relation at its Parquet file and the spine variable at the spine; the query.
+
+    With keep_order, rows come in the spine's order (a sort of the result); without, in any order,
+    as a training model gives them.
+    """
+    current = connection.execute("select current_database()").fetchone()[0]  # type: ignore[index]
+    for view, (database, schema, identifier) in compiled.relations.items():
+        if database != current:
+            connection.execute(f"attach if not exists ':memory:' as {_quote(database)}")
+        connection.execute(f"create schema if not exists {_quote(database)}.{_quote(schema)}")
+        connection.execute(
+            f"create or replace view {_quote(database)}.{_quote(schema)}.{_quote(identifier)} as "
+            f"select * from read_parquet({sql_literal(parquet_files(str(locations[view])))})"
+        )
+    connection.execute(f"set variable {SPINE_VARIABLE} = {sql_literal(str(spine_path))}")
+    if not keep_order:
+        return f"select * exclude ({ROW_NUMBER_COLUMN}) from (\n{compiled.sql}\n) as training_set"
+    return (
+        f"select * exclude ({ROW_NUMBER_COLUMN}) from (\n{compiled.sql}\n) as training_set "
+        f"order by {ROW_NUMBER_COLUMN}"
+    )
+
+
+def run_join(compiled: CompiledJoin, locations: dict[str, Path], spine_path: Path, out: Path,
+             threads: int | None = None, connection: duckdb.DuckDBPyConnection | None = None,
+             keep_order: bool = True) -> int:
+    """Run the compiled join into the Parquet file `out`; the number of rows."""
+    connection = connection or connect(threads)
+    query = prepare(connection, compiled, locations, spine_path, keep_order)
+    result = connection.execute(f"copy ({query}) to {sql_literal(str(out))} (format parquet)").fetchone()
+    return int(result[0]) if result else 0
+
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+class _EarlyJoin:
+    """The join run with last time's SQL while dbt compiles; kept only if dbt compiles the same."""
+
+    def __init__(self, guess: CompiledJoin, locations: dict[str, Path], spine_path: Path, out: Path,
+                 threads: int | None) -> None:
+        self.guess = guess
+        self.connection = connect(threads)
+        self.rows = 0
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(
+            target=self._run, args=(locations, spine_path, out), name="training-set-early-join", daemon=True
+        )
+        self.thread.start()
+
+    def _run(self, locations: dict[str, Path], spine_path: Path, out: Path) -> None:
+        try:
+            self.rows = run_join(self.guess, locations, spine_path, out, connection=self.connection)
+        except BaseException as error:  # reported by finish(), or moot after cancel()
+            self.error = error
+
+    def cancel(self) -> None:
+        self.connection.interrupt()
+        self.thread.join()
+        self.connection.close()
+
+    def finish(self, compiled: CompiledJoin) -> bool:
+        """Whether the early result stands: dbt compiled the same SQL and the join succeeded."""
+        if compiled.sql != self.guess.sql:
+            self.cancel()
+            return False
+        self.thread.join()
+        self.connection.close()
+        return self.error is None
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m sync training-set",
+        description="Build a point-in-time correct training set from a spine file and a list of features.",
+    )
+    parser.add_argument("--spine", required=True, type=Path,
+                        help="Parquet or CSV: entity key, event_timestamp, any columns to pass through")
+    parser.add_argument("--features", required=True,
+                        help="comma-separated feature names, e.g. user_segment,watch_count_30d,last_genre")
+    parser.add_argument("--out", required=True, type=Path, help="the Parquet file to write")
+    parser.add_argument("--project-dir", type=Path, default=Path.cwd(),
+                        help="the dbt project, built (default: the current folder)")
+    parser.add_argument("--spine-timestamp", default="event_timestamp",
+                        help="the spine's timestamp column (default: event_timestamp)")
+    parser.add_argument("--implementation", choices=IMPLEMENTATIONS, default=None,
+                        help="force the join's implementation (default: DuckDB's own, the ASOF join)")
+    parser.add_argument("--threads", type=int, default=None, help="DuckDB threads (default: one per core)")
+    parser.add_argument("--recompile", action="store_true",
+                        help="have dbt compile the join even if SQL kept for the same project files, dbt "
+                             "version, features and spine columns exists (it is otherwise reused)")
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    """`python -m sync training-set ...`: 0 on success, 1 when the training set cannot be built."""
+    args = _parser().parse_args(argv)
+    features = [name.strip() for name in args.features.split(",") if name.strip()]
+    try:
+        run = write_training_set(
+            args.spine, features, args.out, project_dir=args.project_dir, implementation=args.implementation,
+            spine_timestamp=args.spine_timestamp, threads=args.threads, recompile=args.recompile,
+        )
+    except FeatureStoreError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    how = "compiled by dbt" if run.compiled else "SQL kept from an earlier compile"
+    print(f"wrote {run.rows:,} rows x {run.columns} columns to {args.out} in {run.seconds:.2f}s ({how})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

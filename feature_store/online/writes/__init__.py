@@ -1,0 +1,1 @@
+"""Bulk writes into Redis: rows rendered as RESP by DuckDB, streamed per node, applied atomically per key."""

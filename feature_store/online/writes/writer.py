@@ -1,0 +1,231 @@
+"""Online writes: changed rows into Redis hashes, then the registry and sync state.
+
+One hash per entity (`{prefix}{entity}:{id}`), one field per feature plus
+`_ts:{view}`. A view's fields of one entity change together: a row without
+newly-null features is one HSET (atomic on its own, the common path); a row
+where a feature became null runs HDEL and HSET in one small Lua script; an
+entity that left the view loses the view's fields in one HDEL.
+
+Commands are packed as RESP by hand and sent in chunks over one connection,
+replies read back with hiredis: the same work `redis-cli --pipe` does, without
+a per-command client object. On a Redis Cluster each batch is split by the
+nodes owning its keys and sent to all of them at once (feature_store.online.writes.cluster_writes).
+The registry snapshot, the view states and the generation token are
+published in one MULTI after the data they describe.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+import pyarrow as pa
+import redis
+
+from feature_store.offline.history import ID_COLUMN
+from feature_store.online.keys import registry_key, registry_version_key, view_state_key
+from feature_store.online.writes.cluster_writes import ClusterRespStream, delete_fields_in_cluster
+from feature_store.online.writes.resp import CommandSql
+from feature_store.online.writes.resp_stream import RespStream
+from feature_store.registry.dtypes import format_timestamp
+from feature_store.registry.manifest import FeatureView, Registry
+from sync.changes import OP_COLUMN, RESP_COLUMN
+
+DEFAULT_PIPELINE_ROWS = 5_000
+
+# KEYS[1]: the entity hash. ARGV[1]: how many fields to delete, then those
+# fields, then field/value pairs to set. Runs atomically: no reader sees a row
+# half-replaced (a value gone but the new timestamp not yet there, or the reverse).
+REPLACE_ROW_SCRIPT = b"""
+local deletes = tonumber(ARGV[1])
+if deletes > 0 then redis.call('HDEL', KEYS[1], unpack(ARGV, 2, deletes + 1)) end
+if #ARGV > deletes + 1 then redis.call('HSET', KEYS[1], unpack(ARGV, deletes + 2)) end
+return 1
+"""
+
+
+def pack(*parts: bytes) -> bytes:
+    """One command in RESP."""
+    return b"*%d\r\n" % len(parts) + b"".join(b"$%d\r\n%s\r\n" % (len(part), part) for part in parts)
+
+
+class RawPipeline:
+    """Packed commands sent in chunks on one connection; every reply is checked."""
+
+    def __init__(self, client: redis.Redis, chunk: int) -> None:
+        self.client = client
+        self.chunk = chunk
+        self.buffer: list[bytes] = []
+
+    def add(self, command: bytes) -> list | None:
+        """Queue a packed command; the replies when the chunk was flushed."""
+        self.buffer.append(command)
+        if len(self.buffer) >= self.chunk:
+            return self.flush()
+        return None
+
+    def flush(self) -> list:
+        """Send the queued commands and return their replies (raising if any failed)."""
+        if not self.buffer:
+            return []
+        commands, self.buffer = self.buffer, []
+        replies = []
+        pool = self.client.connection_pool
+        connection = pool.get_connection()
+        try:
+            connection.send_packed_command([b"".join(commands)])
+            errors = []
+            for _ in commands:
+                try:
+                    replies.append(connection.read_response())
+                except redis.ResponseError as error:
+                    errors.append(error)
+            if errors:
+                raise redis.ResponseError(f"{len(errors)} of {len(commands)} writes failed, first: {errors[0]}")
+        except BaseException:
+            connection.disconnect()
+            raise
+        finally:
+            pool.release(connection)
+        return replies
+
+
+@dataclass(frozen=True)
+class ViewWriteResult:
+    view: str
+    written: int
+    deleted: int
+    replaced: int
+    seconds: float
+
+
+class OnlineWriter:
+    """Writes views' changed rows into Redis and publishes what was written."""
+
+    def __init__(self, client: redis.Redis, prefix: str = "", pipeline_rows: int = DEFAULT_PIPELINE_ROWS) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.pipeline_rows = pipeline_rows
+        self.replace_sha = client.script_load(REPLACE_ROW_SCRIPT)
+        if isinstance(self.replace_sha, str):
+            self.replace_sha = self.replace_sha.encode()
+
+    def commands_for(self, view: FeatureView, delete_fields: Iterable[str] = ()) -> CommandSql:
+        return CommandSql(view, f"{self.prefix}{view.entity}:", self.replace_sha.decode(), tuple(delete_fields))
+
+    def write_changes(
+        self,
+        view: FeatureView,
+        batches: Iterable[pa.RecordBatch],
+        on_progress: Callable[[int], None] | None = None,
+    ) -> ViewWriteResult:
+        """Send each batch's ready-made commands (see feature_store.online.writes.resp) and check every reply."""
+        started = time.perf_counter()
+        written = deleted = replaced = 0
+        stream = self._stream(f"{self.prefix}{view.entity}:")
+        try:
+            for batch in batches:
+                if not batch.num_rows:
+                    continue
+                ops = batch.column(OP_COLUMN).to_pylist()  # (pyarrow.compute would import pandas: slow)
+                deleted += ops.count("d")
+                replaced += ops.count("r")
+                written += batch.num_rows
+                stream.send(batch.column(RESP_COLUMN), batch.column(ID_COLUMN))
+                if on_progress:
+                    on_progress(batch.num_rows)
+        finally:
+            stream.close()
+        return ViewWriteResult(view.name, written - deleted, deleted, replaced, time.perf_counter() - started)
+
+    def _stream(self, key_prefix: str) -> RespStream | ClusterRespStream:
+        if isinstance(self.client, redis.RedisCluster):
+            return ClusterRespStream(self.client, key_prefix, {self.replace_sha: REPLACE_ROW_SCRIPT})
+        return RespStream(self.client)
+
+    def delete_fields(self, keys: Iterable[str], fields: list[str]) -> int:
+        """HDEL `fields` from each key (fields of removed features or views); returns keys changed."""
+        if not fields:
+            return 0
+        if isinstance(self.client, redis.RedisCluster):
+            return delete_fields_in_cluster(self.client, keys, fields, self.pipeline_rows)
+        encoded = [f.encode() for f in fields]
+        pipe = RawPipeline(self.client, self.pipeline_rows)
+        changed = 0
+        for key in keys:
+            changed += sum(1 for removed in pipe.add(pack(b"HDEL", key.encode(), *encoded)) or () if removed)
+        return changed + sum(1 for removed in pipe.flush() if removed)
+
+    def publish(
+        self,
+        registry: Registry,
+        results: list[ViewWriteResult],
+        synced_at: datetime,
+        generation: str,
+        rows: dict[str, int],
+    ) -> str:
+        """Replace the registry snapshot, record each synced view's state and the new generation
+        token (the registry version readers watch), atomically; return the token."""
+        pipe = self.client.pipeline(transaction=True)
+        pipe.set(registry_key(self.prefix), registry.to_json())
+        stamp = format_timestamp(synced_at)
+        for result in results:
+            view = registry.view(result.view)
+            pipe.hset(view_state_key(self.prefix, view.name), mapping={
+                "last_sync_at": stamp,
+                "as_of": stamp,
+                "rows": rows[view.name],
+                "changed": result.written + result.deleted,
+                "seconds": f"{result.seconds:.3f}",
+                "checksum": view.checksum,
+                "generation": generation,
+            })
+        for name in self.published_views():
+            if not registry.has_view(name):
+                pipe.delete(view_state_key(self.prefix, name))
+        pipe.set(registry_version_key(self.prefix), generation)
+        pipe.execute()
+        return generation
+
+    def published_registry(self) -> Registry | None:
+        raw = self.client.get(registry_key(self.prefix))
+        return Registry.from_json(raw) if raw else None
+
+    def published_views(self) -> list[str]:
+        published = self.published_registry()
+        return [view.name for view in published.views] if published else []
+
+    def generation(self) -> str:
+        raw = self.client.get(registry_version_key(self.prefix))
+        return raw.decode() if isinstance(raw, bytes) else (raw or "")
+
+    def scan_entity_keys(self, entity: str, count: int = 2_000) -> Iterable[list[str]]:
+        """Every key of an entity's hashes, in batches (for cleanups after a full sync or a schema change)."""
+        key_prefix = f"{self.prefix}{entity}:"
+        pattern = "".join(f"\\{c}" if c in "*?[]\\" else c for c in key_prefix) + "*"
+        # scan_iter walks one server, or every master of a cluster (each holds its own slots).
+        batch: list[str] = []
+        for key in self.client.scan_iter(match=pattern, count=count):
+            batch.append(key.decode() if isinstance(key, bytes) else key)
+            if len(batch) >= count:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+
+def read_view_states(client: redis.Redis, prefix: str, views: Iterable[str]) -> dict[str, dict[str, str]]:
+    """Each view's published sync state (empty when never synced)."""
+    names = list(views)
+    pipe = client.pipeline(transaction=False)
+    for name in names:
+        pipe.hgetall(view_state_key(prefix, name))
+    states = {}
+    for name, raw in zip(names, pipe.execute(), strict=True):
+        states[name] = {
+            (k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
+            for k, v in raw.items()
+        }
+    return states
