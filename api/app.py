@@ -57,7 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         store = OnlineStore(pipe, url, settings.key_prefix, settings.clock())
         app.state.store = store
         try:
-            await store.snapshot()  # warm the registry cache; a missing one is reported per request
+            await store.served_registry()  # warm the registry cache; a missing one is reported per request
         except ApiError as error:
             logger.warning("starting without a feature registry: %s", error.detail)
         try:

@@ -1,9 +1,9 @@
 """What a sync must write: the new latest rows, diffed against what was last pushed.
 
-The snapshot of the last sync keeps, per entity, a fingerprint of its history
+The fingerprints of the last sync keep, per entity, a fingerprint of its history
 (an XOR of the hashes of every row that counted) and of the latest row it
 pushed. An incremental sync hashes the history rows again and XORs them, in one
-aggregate, with the snapshot's fingerprints: an entity whose history is
+aggregate, with the fingerprints kept: an entity whose history is
 unchanged comes to zero, so only the others need their latest row recomputed;
 of those, only rows that differ from what was pushed become Redis commands.
 When the history was appended to (see `history_layout`), only the entities its
@@ -16,7 +16,7 @@ entities there are. Each change carries an op:
 - `r` replace: a feature became null, so HDEL and HSET run together, atomically;
 - `d` delete: the entity left the view; its fields of this view are removed.
 
-The snapshot is a set of base files and of delta files holding, for entities
+The fingerprints are a set of base files and of delta files holding, for entities
 changed since the base was written, their new fingerprints: the history one as
 a correction to XOR with the base's (so the aggregate needs no join), and a
 flag for entities that left. A small change rewrites only the delta; the base
@@ -36,6 +36,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from feature_store.offline.connection import perfect_hashing
 from feature_store.offline.history import (
     HISTORY_COLUMN,
     ID_COLUMN,
@@ -49,18 +50,14 @@ from feature_store.offline.history import (
     keys_in_rows_sql,
     keys_reached_sql,
     latest_typed_sql,
-    literal,
-    perfect_hashing,
-    quote,
     text_columns_sql,
 )
 from feature_store.offline.history_layout import NARROW_MAX_SHARE, HistoryChange
-from feature_store.online.writes.resp import CommandSql
-from feature_store.registry.manifest import Entity, FeatureView
-from sync.record import Snapshot
+from feature_store.online.writes.resp import OP_COLUMN, RESP_COLUMN, CommandSql
+from feature_store.registry.model import Entity, FeatureView
+from feature_store.sql import literal, quote
+from sync.record import Fingerprints
 
-OP_COLUMN = "__op"
-RESP_COLUMN = "__resp"
 HASH_COLUMN = "__hash"
 PRESENT_COLUMN = "__present"
 FIX_COLUMN = "__fix"
@@ -76,7 +73,7 @@ CHANGE_BATCH_ROWS = 50_000
 LATEST_PARTITION_ENTITIES = 1_000_000
 # The base is rewritten (and the delta emptied) once the delta holds this share of its rows.
 COMPACT_SHARE = 0.1
-SNAPSHOT_FORMAT = 4
+FINGERPRINT_FORMAT = 4
 
 
 @dataclass(frozen=True)
@@ -94,8 +91,8 @@ def _files(paths: tuple[Path, ...]) -> str:
     return "read_parquet([" + ", ".join(literal(str(path)) for path in paths) + "])"
 
 
-def snapshot_keys_sql(base: Snapshot, share: KeyShare = WHOLE) -> str:
-    """`__key` of every entity the snapshot holds (in the share)."""
+def fingerprint_keys_sql(base: Fingerprints, share: KeyShare = WHOLE) -> str:
+    """`__key` of every entity the fingerprints holds (in the share)."""
     where = f"where true{share.condition(KEY_COLUMN)}"
     if not base.delta:
         return f"select {KEY_COLUMN} from {_files(base.base)} {where}"
@@ -110,7 +107,7 @@ def stage(
     entity: Entity,
     schema: pa.Schema,
     as_of: datetime,
-    base: Snapshot | None,
+    base: Fingerprints | None,
     share: KeyShare = WHOLE,
     change: HistoryChange | None = None,
 ) -> Staged:
@@ -142,12 +139,12 @@ def stage(
 
 @dataclass(frozen=True)
 class _Pushed:
-    """What the snapshot says was pushed, per entity of a relation `c`: its joins and columns."""
+    """What the fingerprints says was pushed, per entity of a relation `c`: its joins and columns."""
 
     joins: str
     has_delta: bool
     was: str  # whether Redis holds the entity for this view
-    history: str  # the history fingerprint the snapshot keeps
+    history: str  # the history fingerprint the fingerprints keeps
     fix: str  # the delta's correction to the base's history fingerprint (0 without one)
 
     def column(self, name: str) -> str:
@@ -162,7 +159,7 @@ class _Pushed:
                 f"{self.history} as __old_history")
 
 
-def _pushed(base: Snapshot) -> _Pushed:
+def _pushed(base: Fingerprints) -> _Pushed:
     """The base overridden by the delta, joined to a relation `c` on the key."""
     joins = f" left join {_files(base.base)} as b on b.{KEY_COLUMN} = c.{KEY_COLUMN}"
     if base.delta:
@@ -180,12 +177,12 @@ def _find_changed(
     entity: Entity,
     schema: pa.Schema,
     as_of: datetime,
-    base: Snapshot,
+    base: Fingerprints,
     share: KeyShare,
 ) -> None:
-    """`changed_keys`: entities whose history fingerprint differs from the snapshot's, with what was pushed.
+    """`changed_keys`: entities whose history fingerprint differs from the kept fingerprints', with what was pushed.
 
-    One aggregate over every history row and the snapshot: an unchanged entity's
+    One aggregate over every history row and the fingerprints: an unchanged entity's
     row hashes and fingerprints XOR to zero.
     """
     in_share = f"where true{share.condition(KEY_COLUMN)}"
@@ -209,14 +206,14 @@ def _find_changed_among_candidates(
     entity: Entity,
     schema: pa.Schema,
     as_of: datetime,
-    base: Snapshot,
+    base: Fingerprints,
     change: HistoryChange,
     share: KeyShare,
 ) -> bool:
     """`changed_keys` and `latest_rows` from the entities `change` points at; False when they are too many.
 
     An entity none of whose rows is in a row group that is new or that left, or
-    newly reached by the clock, has the history the snapshot fingerprinted. For
+    newly reached by the clock, has the history the fingerprints fingerprinted. For
     the others, one read of their rows gives both the history fingerprint and
     the latest row.
     """
@@ -266,7 +263,7 @@ def _compute_latest(
     partitions = max(1, -(-to_compute // LATEST_PARTITION_ENTITIES))
     for index in range(partitions):
         latest = latest_typed_sql(view, entity, schema, as_of, only_keys, share.part(index, partitions))
-        # Each row's fingerprint once, beside it: the diff and the snapshot both read it.
+        # Each row's fingerprint once, beside it: the diff and the next fingerprints both read it.
         sql = f"select *, {_row_fingerprint(view, 'l')} from ({latest}) as l"
         if index == 0:
             connection.execute(f"create or replace temp table {LATEST_TABLE} as {sql}")
@@ -283,23 +280,23 @@ def _row_fingerprint(view: FeatureView, alias: str) -> str:
     return f"hash({columns}) as {HASH_COLUMN}, {present} as {PRESENT_COLUMN}"
 
 
-def needs_compaction(base: Snapshot | None) -> bool:
-    """Whether the next snapshot should rewrite the base (the delta has grown past its share)."""
+def needs_compaction(base: Fingerprints | None) -> bool:
+    """Whether the next fingerprints should rewrite the base (the delta has grown past its share)."""
     if base is None:
         return True
     base_rows, delta_rows = base.rows()
     return delta_rows >= COMPACT_SHARE * base_rows
 
 
-def write_snapshot(
+def write_fingerprints(
     connection: duckdb.DuckDBPyConnection,
     view: FeatureView,
     pending: Path,
-    base: Snapshot | None,
+    base: Fingerprints | None,
     compact: bool,
     share: KeyShare = WHOLE,
 ) -> None:
-    """Write this share's part of the next snapshot into the `pending` folder.
+    """Write this share's part of the next fingerprints into the `pending` folder.
 
     Full (no base): a new base from the fingerprints. Incremental: a new delta
     (the old delta, with this sync's changes merged in) beside the base files
@@ -349,8 +346,8 @@ def _copy(connection: duckdb.DuckDBPyConnection, sql: str, path: Path) -> None:
     connection.execute(f"COPY ({sql}) TO {literal(str(path))} (FORMAT parquet)")
 
 
-def changes_sql(view: FeatureView, base: Snapshot | None, full: bool, share: KeyShare = WHOLE) -> str:
-    """Rows to write, as Redis text with their op, from `latest_rows` and the base snapshot.
+def changes_sql(view: FeatureView, base: Fingerprints | None, full: bool, share: KeyShare = WHOLE) -> str:
+    """Rows to write, as Redis text with their op, from `latest_rows` and the base fingerprints.
 
     Incremental (a base, not `full`): recomputed rows whose fingerprint differs
     from the pushed one, and deletes for entities that left. Full: every row (a
@@ -366,7 +363,7 @@ def changes_sql(view: FeatureView, base: Snapshot | None, full: bool, share: Key
         if base is not None:
             nulls = ", ".join(f"null::varchar as {name}" for name in names)
             sql += (f" union all select 'd', cast(o.{KEY_COLUMN} as varchar), null::varchar, {nulls} "
-                    f"from ({snapshot_keys_sql(base, share)}) as o anti join {HISTORY_TABLE} as n "
+                    f"from ({fingerprint_keys_sql(base, share)}) as o anti join {HISTORY_TABLE} as n "
                     f"on o.{KEY_COLUMN} = n.{KEY_COLUMN}")
         return sql
     became_null = " or ".join(
@@ -385,7 +382,7 @@ def changes_sql(view: FeatureView, base: Snapshot | None, full: bool, share: Key
 def read_changes(
     connection: duckdb.DuckDBPyConnection,
     view: FeatureView,
-    base: Snapshot | None,
+    base: Fingerprints | None,
     commands: CommandSql,
     full: bool = False,
     share: KeyShare = WHOLE,

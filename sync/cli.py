@@ -110,7 +110,7 @@ def cmd_run(argv: list[str]) -> int:
 
 
 def cmd_status(argv: list[str]) -> int:
-    from feature_store.online.writes.writer import read_view_states
+    from feature_store.online.writes.writer import read_sync_reports
     from feature_store.registry.freshness import is_stale
     from feature_store.registry.manifest import load_registry
 
@@ -120,21 +120,21 @@ def cmd_status(argv: list[str]) -> int:
     now = clock.now(args.as_of)
     registry = load_registry(args.project_dir, args.manifest)
     client, url = _client(args.project_dir)
-    states = read_view_states(client, key_prefix(), (v.name for v in registry.views))
+    reports = read_sync_reports(client, key_prefix(), (v.name for v in registry.views))
     print(f"Redis {_describe(url)}, now {now.isoformat()}")
     header = (f"{'view':<22} {'freshness':>9} {'ttl':>6} {'last sync':<28} {'age':>6} {'rows':>10} "
               f"{'changed':>9}  state")
     print(header)
     for view in registry.views:
-        state = states.get(view.name, {})
-        last = state.get("last_sync_at")
+        report = reports.get(view.name, {})
+        last = report.get("last_sync_at")
         last_at = clock.parse_timestamp(last) if last else None
         age = _age(now - last_at) if last_at else "-"
         verdict = "never synced" if last_at is None else ("stale (due)" if is_stale(view, last_at, now) else (
             "due" if now - last_at >= view.freshness else "fresh"))
         ttl = _short(view.ttl) if view.ttl else "none"
         print(f"{view.name:<22} {_short(view.freshness):>9} {ttl:>6} {last or '-':<28} {age:>6} "
-              f"{state.get('rows', '-'):>10} {state.get('changed', '-'):>9}  {verdict}")
+              f"{report.get('rows', '-'):>10} {report.get('changed', '-'):>9}  {verdict}")
     return 0
 
 

@@ -8,7 +8,7 @@ still lists:
 
 1. per view, write the rows that changed since the last sync (all rows in a
    full sync, which also clears entities Redis has but the view no longer does);
-2. publish the registry, view states and a new generation token in one MULTI;
+2. publish the registry, view reports and a new generation token in one MULTI;
 3. delete the fields of features and views the registry no longer has;
 4. record what was written (the base of the next diff).
 
@@ -34,18 +34,20 @@ import redis
 
 from feature_store.clock import parse_timestamp
 from feature_store.errors import FeatureStoreError, RedisUnavailable
+from feature_store.offline import connection as duckdb_connection
 from feature_store.offline import history as offline
 from feature_store.offline import history_layout
 from feature_store.offline.group_keys import drop_group_keys, existing_key_file, keep_group_keys
 from feature_store.online.client import check_memory_policy
 from feature_store.online.keys import timestamp_field
-from feature_store.online.writes.writer import OnlineWriter, ViewWriteResult, read_view_states
-from feature_store.registry.dtypes import format_timestamp
-from feature_store.registry.manifest import Entity, FeatureView, Registry, load_registry
+from feature_store.online.text import format_timestamp
+from feature_store.online.writes.writer import OnlineWriter, ViewWriteResult, read_sync_reports
+from feature_store.registry.manifest import load_registry
+from feature_store.registry.model import Entity, FeatureView, Registry
 from sync import quality_gate
-from sync.changes import SNAPSHOT_FORMAT, needs_compaction
+from sync.changes import FINGERPRINT_FORMAT, needs_compaction
 from sync.progress import Progress
-from sync.record import SyncRecord, SyncState, ViewRecord
+from sync.record import RecordFolder, SyncRecord, ViewRecord
 from sync.view_sync import ShareJob, sync_share
 from sync.workers import WorkerPool
 
@@ -86,12 +88,12 @@ class SyncReport:
 
 
 def due_views(
-    views: tuple[FeatureView, ...], states: dict[str, dict[str, str]], now: datetime
+    views: tuple[FeatureView, ...], reports: dict[str, dict[str, str]], now: datetime
 ) -> tuple[FeatureView, ...]:
     """Views never synced, or whose last sync is at least their freshness ago."""
     due = []
     for view in views:
-        last = states.get(view.name, {}).get("last_sync_at")
+        last = reports.get(view.name, {}).get("last_sync_at")
         if not last or now - parse_timestamp(last) >= view.freshness:
             due.append(view)
     return tuple(due)
@@ -117,8 +119,8 @@ def run_sync(
     try:
         check_memory_policy(client)
         writer = OnlineWriter(client, prefix)
-        state = SyncState(project_dir, redis_url, prefix)
-        record = state.load()
+        folder = RecordFolder(project_dir, redis_url, prefix)
+        record = folder.load()
         report = SyncReport(registry)
         redis_generation = writer.generation()
         published = writer.published_registry()
@@ -128,7 +130,7 @@ def run_sync(
         if report.full_reason and report.full_reason != "--full":
             views = registry.views  # Redis may be wrong for every view, selected or not
         elif only_due:
-            due = due_views(views, read_view_states(client, prefix, (v.name for v in views)), as_of)
+            due = due_views(views, read_sync_reports(client, prefix, (v.name for v in views)), as_of)
             report.skipped = tuple(v.name for v in views if v not in due)
             views = due
         schemas = offline.check_offline(registry, views)
@@ -139,14 +141,14 @@ def run_sync(
             say(f"nothing due at {as_of.isoformat()}: every selected view was synced within its freshness")
             return report
         previous_views = _previous_views(record, published)
-        connection = offline.connect()
+        connection = duckdb_connection.connect()
         results: list[ViewWriteResult] = []
         rows: dict[str, int] = {}
         pool = WorkerPool(workers, redis_url, prefix, writer.pipeline_rows) if workers > 1 else None
         try:
             for view in views:
                 summary, result, rows[view.name] = _sync_view(
-                    view, registry, schemas[view.name], record, state, writer, connection, as_of,
+                    view, registry, schemas[view.name], record, folder, writer, connection, as_of,
                     redis_lost=redis_lost, force_full=report.full_reason is not None,
                     redis_has_features=redis_has_features, pool=pool,
                 )
@@ -159,12 +161,12 @@ def run_sync(
         generation = uuid.uuid4().hex
         report.version = writer.publish(registry, results, as_of, generation, rows)
         report.cleaned_fields = _remove_dropped_fields(registry, previous_views, writer)
-        _record(record, state, registry, views, report, rows, generation, as_of)
+        _record(record, folder, registry, views, report, rows, generation, as_of)
     except duckdb.OutOfMemoryException as error:
-        limit = os.environ.get(offline.MEMORY_LIMIT_ENV, offline.DEFAULT_MEMORY_LIMIT)
+        limit = os.environ.get(duckdb_connection.MEMORY_LIMIT_ENV, duckdb_connection.DEFAULT_MEMORY_LIMIT)
         raise FeatureStoreError(
             f"DuckDB ran out of memory reading the offline data ({error}). Raise its limit with "
-            f"{offline.MEMORY_LIMIT_ENV} (now {limit}); nothing was published, and the next sync converges."
+            f"{duckdb_connection.MEMORY_LIMIT_ENV} (now {limit}); nothing was published, and the next sync converges."
         ) from error
     except redis.RedisError as error:
         raise RedisUnavailable(
@@ -192,7 +194,7 @@ def _sync_view(
     registry: Registry,
     schema,
     record: SyncRecord,
-    state: SyncState,
+    folder: RecordFolder,
     writer: OnlineWriter,
     connection,
     as_of: datetime,
@@ -203,25 +205,25 @@ def _sync_view(
 ) -> tuple[ViewSummary, ViewWriteResult, int]:
     started = time.perf_counter()
     previous = record.views.get(view.name)
-    snapshot = state.snapshot(view.name)
-    completed = (previous is not None and previous.complete and previous.snapshot_format == SNAPSHOT_FORMAT
-                 and snapshot is not None)
+    fingerprints = folder.fingerprints(view.name)
+    completed = (previous is not None and previous.complete and previous.fingerprint_format == FINGERPRINT_FORMAT
+                 and fingerprints is not None)
     # What Redis holds for this view is known exactly only after a completed sync to this same Redis.
-    base = snapshot if completed and not redis_lost else None
+    base = fingerprints if completed and not redis_lost else None
     full = force_full or base is None or not previous.same_shape(view)
     # Without a base, only a scan finds entities that must lose this view's fields.
     scan = full and base is None and (redis_lost or previous is not None or redis_has_features)
     # Mark the view in progress first: if this run dies, the next rewrites it in full.
     record.views[view.name] = ViewRecord.for_view(view)
-    state.save(record)
+    folder.save(record)
 
     entity = registry.entity(view.entity)
     layout = history_layout.read_layout(view, entity)  # before reading the rows (see _kept_layout)
-    kept_keys = state.snapshot_dir(view.name)
+    kept_keys = folder.fingerprints_dir(view.name)
     previous_groups = [history_layout.RowGroup.from_json(group) for group in previous.row_groups] if previous else []
     known = {group.digest for group in previous_groups}
     if not full and _unchanged(view, entity, previous, layout.digest, schema, connection, as_of):
-        pending = state.start_pending(view.name, keep_base=base, keep_delta=True)
+        pending = folder.start_pending(view.name, keep_base=base, keep_delta=True)
         seconds = time.perf_counter() - started
         summary = ViewSummary(view.name, "unchanged", layout.rows, previous.rows, 0, 0, 0, seconds,
                               *_kept_layout(layout, connection, entity, kept_keys, pending, known))
@@ -236,7 +238,7 @@ def _sync_view(
     job = ShareJob(
         view=view, entity=entity, schema=schema, as_of=as_of, base=base, full=full,
         compact=compact, scan=scan, old_fields=tuple(previous.feature_names() if previous else ()),
-        pending=state.start_pending(view.name, keep_base=None if compact else diff_base), change=change,
+        pending=folder.start_pending(view.name, keep_base=None if compact else diff_base), change=change,
     )
     progress = Progress(view.name, None)
     on_staged = progress.set_total if full else (lambda _: None)
@@ -333,7 +335,7 @@ def _remove_dropped_fields(
 
 def _record(
     record: SyncRecord,
-    state: SyncState,
+    folder: RecordFolder,
     registry: Registry,
     views: tuple[FeatureView, ...],
     report: SyncReport,
@@ -342,8 +344,8 @@ def _record(
     as_of: datetime,
 ) -> None:
     for view, summary in zip(views, report.summaries, strict=True):
-        state.commit_snapshot(view.name)
-        entry = ViewRecord.for_view(view, SNAPSHOT_FORMAT)
+        folder.commit_fingerprints(view.name)
+        entry = ViewRecord.for_view(view, FINGERPRINT_FORMAT)
         entry.complete = True
         entry.last_sync_at = format_timestamp(as_of)
         entry.rows = rows[view.name]
@@ -354,6 +356,6 @@ def _record(
     for name in list(record.views):
         if not registry.has_view(name):
             del record.views[name]
-            state.drop_snapshot(name)
+            folder.drop_fingerprints(name)
     record.generation = generation
-    state.save(record)
+    folder.save(record)

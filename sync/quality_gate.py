@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from feature_store.errors import FeatureStoreError
-from feature_store.registry.manifest import FeatureView, default_manifest_path
+from feature_store.registry.manifest import default_manifest_path
+from feature_store.registry.model import FeatureView
 
 RESULTS_FILE = "feature_test_results.jsonl"
 PASSED = frozenset({"pass", "success"})

@@ -6,7 +6,7 @@ Per Redis target (URL without password, plus key prefix) a folder holds:
 - `<view>/`: fingerprints of what the last sync pushed for the view, the base
   the next sync diffs against: `base-*.parquet` files, and `delta-*.parquet`
   files that override them for the entities changed since the base was
-  written (so a small change rewrites a small file, not the whole snapshot);
+  written (so a small change rewrites a small file, not the whole set);
   and `keys-*.parquet`, the keys of some of the history's row groups (see
   `group_keys`). The record keeps the row groups' digests (`history_layout`).
 
@@ -29,9 +29,9 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from feature_store.online.client import describe
-from feature_store.registry.manifest import FeatureView
+from feature_store.registry.model import FeatureView
 
-STATE_DIR_ENV = "FEATURE_STORE_STATE_DIR"
+RECORD_DIR_ENV = "FEATURE_STORE_STATE_DIR"
 
 
 @dataclass
@@ -43,17 +43,17 @@ class ViewRecord:
     last_sync_at: str = ""
     rows: int = 0
     changed: int = 0
-    snapshot_format: int = 0
+    fingerprint_format: int = 0
     source_digest: str = ""  # of the Parquet history the last sync read (see history_layout)
     row_groups: list[list] = field(default_factory=list)  # its row groups (history_layout.RowGroup.to_json)
 
     @classmethod
-    def for_view(cls, view: FeatureView, snapshot_format: int = 0) -> ViewRecord:
+    def for_view(cls, view: FeatureView, fingerprint_format: int = 0) -> ViewRecord:
         return cls(entity=view.entity, features=[f"{f.name}:{f.dtype}" for f in view.features],
-                   checksum=view.checksum, snapshot_format=snapshot_format)
+                   checksum=view.checksum, fingerprint_format=fingerprint_format)
 
     def same_shape(self, view: FeatureView) -> bool:
-        """Whether the snapshot's columns still describe the view (same entity and features)."""
+        """Whether the kept fingerprints' columns still describe the view (same entity and features)."""
         return self.entity == view.entity and self.features == [f"{f.name}:{f.dtype}" for f in view.features]
 
     def feature_names(self) -> list[str]:
@@ -67,12 +67,12 @@ class SyncRecord:
     views: dict[str, ViewRecord] = field(default_factory=dict)
 
 
-class SyncState:
-    """Reads and writes the record and snapshots of one Redis target."""
+class RecordFolder:
+    """Reads and writes the record and fingerprints of one Redis target."""
 
     def __init__(self, project_dir: Path, redis_url: str, prefix: str) -> None:
         target = f"{describe(redis_url)}|{prefix}"
-        base = Path(os.environ.get(STATE_DIR_ENV) or Path(project_dir) / "data" / "sync_state")
+        base = Path(os.environ.get(RECORD_DIR_ENV) or Path(project_dir) / "data" / "sync_state")
         self.folder = base / hashlib.sha256(target.encode()).hexdigest()[:16]
         self.target = target
 
@@ -80,18 +80,18 @@ class SyncState:
     def record_path(self) -> Path:
         return self.folder / "record.json"
 
-    def snapshot_dir(self, view: str) -> Path:
+    def fingerprints_dir(self, view: str) -> Path:
         return self.folder / view
 
     def pending_dir(self, view: str) -> Path:
         return self.folder / f"{view}.next"
 
-    def snapshot(self, view: str) -> Snapshot | None:
-        """The committed snapshot of a view, or None when there is none."""
-        return Snapshot.read(self.snapshot_dir(view))
+    def fingerprints(self, view: str) -> Fingerprints | None:
+        """The committed fingerprints of a view, or None when there is none."""
+        return Fingerprints.read(self.fingerprints_dir(view))
 
-    def start_pending(self, view: str, keep_base: Snapshot | None = None, keep_delta: bool = False) -> Path:
-        """An empty folder for the next snapshot; `keep_base`'s base (and with `keep_delta`, delta) files
+    def start_pending(self, view: str, keep_base: Fingerprints | None = None, keep_delta: bool = False) -> Path:
+        """An empty folder for the next fingerprints; `keep_base`'s base (and with `keep_delta`, delta) files
         are linked in, not copied."""
         pending = self.pending_dir(view)
         shutil.rmtree(pending, ignore_errors=True)
@@ -106,7 +106,7 @@ class SyncState:
             data: dict[str, Any] = json.loads(self.record_path.read_text())
         except (OSError, ValueError):
             return SyncRecord(self.target)
-        views = {name: ViewRecord(**spec) for name, spec in data.get("views", {}).items()}
+        views = {name: ViewRecord(**_renamed(spec)) for name, spec in data.get("views", {}).items()}
         return SyncRecord(self.target, data.get("generation", ""), views)
 
     def save(self, record: SyncRecord) -> None:
@@ -120,34 +120,34 @@ class SyncState:
             os.fsync(handle.fileno())
         os.replace(temporary, self.record_path)
 
-    def commit_snapshot(self, view: str) -> None:
-        """The pending snapshot becomes the base of the next diff.
+    def commit_fingerprints(self, view: str) -> None:
+        """The pending fingerprints becomes the base of the next diff.
 
         Two renames, not one: a kill between them leaves the view's record
         incomplete (it is saved after this), so the next sync rewrites the view
-        in full and never reads a half-swapped snapshot.
+        in full and never reads a half-swapped set of fingerprints.
         """
-        current, retired = self.snapshot_dir(view), self.folder / f"{view}.old"
+        current, retired = self.fingerprints_dir(view), self.folder / f"{view}.old"
         shutil.rmtree(retired, ignore_errors=True)
         if current.exists():
             os.replace(current, retired)
         os.replace(self.pending_dir(view), current)
         shutil.rmtree(retired, ignore_errors=True)
 
-    def drop_snapshot(self, view: str) -> None:
-        for folder in (self.snapshot_dir(view), self.pending_dir(view), self.folder / f"{view}.old"):
+    def drop_fingerprints(self, view: str) -> None:
+        for folder in (self.fingerprints_dir(view), self.pending_dir(view), self.folder / f"{view}.old"):
             shutil.rmtree(folder, ignore_errors=True)
 
 
 @dataclass(frozen=True)
-class Snapshot:
+class Fingerprints:
     """A view's last pushed fingerprints: base files, and delta files that override them per entity."""
 
     base: tuple[Path, ...]
     delta: tuple[Path, ...] = ()
 
     @classmethod
-    def read(cls, folder: Path) -> Snapshot | None:
+    def read(cls, folder: Path) -> Fingerprints | None:
         base = tuple(sorted(folder.glob("base-*.parquet")))
         if not base:
             return None
@@ -162,3 +162,11 @@ class Snapshot:
         def count(paths: tuple[Path, ...]) -> int:
             return sum(pq.ParquetFile(path).metadata.num_rows for path in paths)
         return count(self.base), count(self.delta)
+
+
+def _renamed(spec: dict[str, Any]) -> dict[str, Any]:
+    """A view's record as written before `snapshot_format` was named `fingerprint_format`."""
+    if "snapshot_format" in spec:
+        spec = {**spec, "fingerprint_format": spec.get("fingerprint_format", spec["snapshot_format"])}
+        del spec["snapshot_format"]
+    return spec

@@ -15,11 +15,12 @@ from datetime import datetime
 import redis
 
 from feature_store.clock import parse_timestamp
+from feature_store.offline import connection as duckdb_connection
 from feature_store.offline import history as offline
 from feature_store.offline.history import ID_COLUMN, TS_COLUMN
 from feature_store.online.keys import timestamp_field
-from feature_store.online.writes.writer import read_view_states
-from feature_store.registry.manifest import FeatureView, Registry
+from feature_store.online.writes.writer import read_sync_reports
+from feature_store.registry.model import FeatureView, Registry
 
 CHUNK = 2_000
 EXAMPLES = 5
@@ -53,14 +54,14 @@ def verify(
 ) -> list[ViewVerification]:
     """Compare each view; `as_of` defaults to the clock each view was last synced at."""
     chosen = views or registry.views
-    states = read_view_states(client, prefix, (v.name for v in chosen))
+    reports = read_sync_reports(client, prefix, (v.name for v in chosen))
     schemas = offline.check_offline(registry, chosen)
-    connection = offline.connect()
+    connection = duckdb_connection.connect()
     reports = []
     for view in chosen:
         report = ViewVerification(view.name)
         reports.append(report)
-        clock = as_of or _synced_at(states.get(view.name, {}))
+        clock = as_of or _synced_at(reports.get(view.name, {}))
         if clock is None:
             report.note("never synced: run `python -m sync`")
             report.missing = 1
@@ -78,8 +79,8 @@ def verify(
     return reports
 
 
-def _synced_at(state: dict[str, str]) -> datetime | None:
-    text = state.get("as_of") or state.get("last_sync_at")
+def _synced_at(report: dict[str, str]) -> datetime | None:
+    text = report.get("as_of") or report.get("last_sync_at")
     return parse_timestamp(text) if text else None
 
 

@@ -1,4 +1,4 @@
-"""One view's sync, for one share of its entities: find changes, write them, write the next snapshot.
+"""One view's sync, for one share of its entities: find changes, write them, write the next fingerprints.
 
 A share is the entities whose key hashes into it (see `offline.KeyShare`). With
 one worker the share is the whole view; with `--workers N` each of N processes
@@ -23,9 +23,9 @@ from feature_store.offline.history import KeyShare
 from feature_store.offline.history_layout import HistoryChange
 from feature_store.online.keys import timestamp_field
 from feature_store.online.writes.writer import OnlineWriter
-from feature_store.registry.manifest import Entity, FeatureView
-from sync.changes import ids_missing_from, read_changes, stage, write_snapshot
-from sync.record import Snapshot
+from feature_store.registry.model import Entity, FeatureView
+from sync.changes import ids_missing_from, read_changes, stage, write_fingerprints
+from sync.record import Fingerprints
 
 
 @dataclass(frozen=True)
@@ -34,17 +34,17 @@ class ShareJob:
     entity: Entity
     schema: pa.Schema
     as_of: datetime
-    base: Snapshot | None  # what Redis holds for the view; None when unknown
+    base: Fingerprints | None  # what Redis holds for the view; None when unknown
     full: bool  # write every row, not only changes
-    compact: bool  # rewrite the snapshot's base (else only its delta)
+    compact: bool  # rewrite the kept fingerprints' base (else only its delta)
     scan: bool  # after a full write, clear entities Redis has that the view does not
     old_fields: tuple[str, ...]  # fields an earlier sync of this view may have written
-    pending: Path  # the folder of the next snapshot
+    pending: Path  # the folder of the next fingerprints
     share: KeyShare = offline.WHOLE
     change: HistoryChange | None = None  # where the history changed since the base, when known
 
     @property
-    def diff_base(self) -> Snapshot | None:
+    def diff_base(self) -> Fingerprints | None:
         """What the changes are found against: the base, unless every row is written."""
         return None if self.full else self.base
 
@@ -74,7 +74,7 @@ def sync_share(
     staged = stage(connection, view, job.entity, job.schema, job.as_of, job.diff_base, job.share, job.change)
     if on_staged:
         on_staged(staged.entities)
-    write_snapshot(connection, view, job.pending, job.diff_base, job.compact, job.share)
+    write_fingerprints(connection, view, job.pending, job.diff_base, job.compact, job.share)
     commands = writer.commands_for(view, delete_fields=job.old_fields)
     changes = read_changes(connection, view, job.base, commands, full=job.full, share=job.share)
     result = writer.write_changes(view, changes, on_progress=on_progress)

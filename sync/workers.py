@@ -41,12 +41,12 @@ def _die_with_parent(parent: int) -> None:
 
 def _start_worker(redis_url: str, prefix: str, pipeline_rows: int, messages: Any, parent: int) -> None:
     _die_with_parent(parent)
-    from feature_store.offline import history as offline
+    from feature_store.offline import connection as duckdb_connection
     from feature_store.online.client import connect
     from feature_store.online.writes.writer import OnlineWriter
 
     _worker["writer"] = OnlineWriter(connect(redis_url), prefix, pipeline_rows)
-    _worker["connection"] = offline.connect()
+    _worker["connection"] = duckdb_connection.connect()
     _worker["messages"] = messages
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import pyarrow.parquet as pq
 import redis
 
-from feature_store.registry.dtypes import encode
+from feature_store.online.text import encode
 from feature_store.registry.manifest import load_registry
 
 

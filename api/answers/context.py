@@ -1,6 +1,6 @@
 """An entity's features as prompt text, from the template declared with the entity in dbt_project.yml.
 
-A template is parsed once per registry (`feature_store.registry.manifest.parse_context_template`, which
+A template is parsed once per registry (`feature_store.registry.templates.parse_context_template`, which
 the sync already used to refuse a bad one) and rendered per request by joining
 parts, so rendering costs no parsing. Values read as a person would write them:
 `yes`/`no` for booleans, lists joined with commas, a format spec applied to numbers;
@@ -13,7 +13,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from feature_store.registry.manifest import Entity, TemplatePart, parse_context_template
+from feature_store.registry.model import Entity
+from feature_store.registry.templates import TemplatePart, parse_context_template
 
 UNKNOWN = "unknown"
 EMPTY_LIST = "none"

@@ -37,7 +37,7 @@ def answers(read: Read) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
             selected.timestamp_field,
             selected.features,
             expiry_cutoff(selected.view, now),
-            "stale" if read.snapshot.is_stale(selected.name, now) else "fresh",
+            "stale" if read.served.is_stale(selected.name, now) else "fresh",
         )
         for selected in read.selection.views
     ]

@@ -1,6 +1,6 @@
 """Per-dtype decoders from the Redis text form to JSON-ready values, chosen once per registry.
 
-They give exactly what `feature_store.registry.dtypes.to_json_value` gives (a test holds them to it),
+They give exactly what `feature_store.online.text.to_json_value` gives (a test holds them to it),
 without its dispatch on every value: strings and timestamps need no work at all.
 """
 
@@ -12,7 +12,8 @@ from typing import Any
 
 import orjson
 
-from feature_store.registry.dtypes import list_element, to_json_value
+from feature_store.online.text import to_json_value
+from feature_store.registry.dtypes import list_element
 
 Decoder = Callable[[str], Any] | None  # None: the text is the value
 

@@ -50,7 +50,7 @@ async def batch_answer(store: OnlineStore, entity: str, body: bytes, max_ids: in
 async def context_answer(store: OnlineStore, entity: str, entity_id: str) -> bytes:
     """The entity's features as prompt text (`context`), with the features and views it was rendered from."""
     read, values, views = await _read_one(store, entity, entity_id, None)
-    context = read.snapshot.contexts[entity].render(values)
+    context = read.served.contexts[entity].render(values)
     return orjson.dumps({"entity": entity, "id": read.ids[0], "context": context, "features": values, "views": views})
 
 
@@ -58,7 +58,7 @@ async def context_batch_answer(store: OnlineStore, entity: str, body: bytes, max
     """The context of every id, in order; an id without a hash is `found: false`, its context all placeholders."""
     ids, names = parse_batch(body, max_ids, fields=("ids",))
     read = await store.read(entity, ids, names)
-    template = read.snapshot.contexts[entity]
+    template = read.served.contexts[entity]
     results = [
         {"id": entity_id, "found": bool(fields), "context": template.render(values), "features": values,
          "views": views}

@@ -24,7 +24,7 @@ import orjson
 from api.answers.decoding import answers
 from api.answers.entities import check_batch_size, parse_json_object
 from api.core.errors import InvalidRequest, UnknownFeatureRefs, UnsupportedRequest
-from api.reader.served_registry import RegistrySnapshot
+from api.reader.served_registry import ServedRegistry
 from api.reader.store import OnlineStore
 
 EPOCH_TEXT = "1970-01-01T00:00:00Z"  # Feast's event timestamp for a key column or an absent value
@@ -79,9 +79,9 @@ def parse_request(body: bytes, max_ids: int) -> FeastRequest:
     return FeastRequest(refs, join_key, ids, full)
 
 
-def resolve(snapshot: RegistrySnapshot, request: FeastRequest) -> Resolved:
+def resolve(served: ServedRegistry, request: FeastRequest) -> Resolved:
     """The entity and feature names the refs name; 400 for an unknown view or feature, 422 for the wrong key."""
-    registry = snapshot.registry
+    registry = served.registry
     unknown = [
         f"{view}:{feature}" for view, feature in request.refs
         if not registry.has_view(view) or feature not in registry.view(view).feature_names
@@ -108,11 +108,11 @@ def resolve(snapshot: RegistrySnapshot, request: FeastRequest) -> Resolved:
 async def feast_answer(store: OnlineStore, body: bytes, max_ids: int) -> bytes:
     request = parse_request(body, max_ids)
     try:
-        resolved = resolve(await store.snapshot(), request)
+        resolved = resolve(await store.served_registry(), request)
     except (UnknownFeatureRefs, InvalidRequest, UnsupportedRequest):
-        resolved = resolve(await store.current_snapshot(), request)  # perhaps just published: check first
+        resolved = resolve(await store.current_served_registry(), request)  # perhaps just published: check first
     read = await store.read(resolved.entity, request.ids, resolved.feature_names)
-    resolve(read.snapshot, request)  # the read may have picked up a newer registry: the refs must still hold
+    resolve(read.served, request)  # the read may have picked up a newer registry: the refs must still hold
     count = len(read.ids)
     names = [request.join_key]
     results: list[dict[str, Any]] = [

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from feature_store.registry.manifest import Entity
+from feature_store.registry.model import Entity
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 MAX_STRING_ID_LENGTH = 128

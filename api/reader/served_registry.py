@@ -1,6 +1,6 @@
 """The registry as the API caches it: published JSON, parsed once, with lookups built for reads.
 
-A snapshot is immutable; the store swaps in a new one when the sync publishes
+A served registry is immutable; the store swaps in a new one when the sync publishes
 (the version key changes), so a request works against one consistent registry.
 """
 
@@ -17,18 +17,18 @@ from api.core.errors import InvalidSelection, UnknownEntity, UnknownFeatures, Un
 from feature_store.clock import parse_timestamp
 from feature_store.online import keys
 from feature_store.registry.freshness import is_stale
-from feature_store.registry.manifest import Entity, FeatureView, Registry
+from feature_store.registry.model import Entity, FeatureView, Registry
 
 
 @dataclass(frozen=True)
-class ViewState:
-    """A view's sync state as the sync published it; `last_sync_at` None when never synced."""
+class SyncReport:
+    """A view's sync report as the sync published it; `last_sync_at` None when never synced."""
 
     last_sync_at: datetime | None
     published: Mapping[str, str]
 
     @classmethod
-    def from_hash(cls, fields: Mapping[str, str]) -> ViewState:
+    def from_hash(cls, fields: Mapping[str, str]) -> SyncReport:
         text = fields.get("last_sync_at")
         try:
             last_sync_at = parse_timestamp(text) if text else None
@@ -59,18 +59,18 @@ class Selection:
     views: tuple[SelectedView, ...]
 
 
-class RegistrySnapshot:
+class ServedRegistry:
     def __init__(
         self,
         version: str | None,
         published: dict[str, Any],
-        states: Mapping[str, ViewState],
+        reports: Mapping[str, SyncReport],
     ) -> None:
         self.version = version
         self.published = published
         self.registry = Registry.from_dict(published)
-        never = ViewState(None, {})
-        self.states = {view.name: states.get(view.name, never) for view in self.registry.views}
+        never = SyncReport(None, {})
+        self.reports = {view.name: reports.get(view.name, never) for view in self.registry.views}
         self._all = {
             entity.name: self._select(entity, None)
             for entity in self.registry.entities
@@ -86,7 +86,7 @@ class RegistrySnapshot:
         return tuple(entity.name for entity in self.registry.entities)
 
     def last_sync_at(self, view: str) -> datetime | None:
-        return self.states[view].last_sync_at
+        return self.reports[view].last_sync_at
 
     def is_stale(self, view: str, now: datetime) -> bool:
         return is_stale(self.registry.view(view), self.last_sync_at(view), now)

@@ -2,7 +2,7 @@
 
 The registry is cached. Every read pipelines a GET of the registry version key
 with the entity HGETALLs; only when the version differs from the cached one
-(the sync published) are the registry and view states reloaded. So a new
+(the sync published) are the registry and view reports reloaded. So a new
 registry is picked up without a restart and without an extra round trip.
 """
 
@@ -30,7 +30,7 @@ from api.core.errors import (
     UnknownFeatures,
 )
 from api.reader.ids import EntityId, InvalidId, parse_id
-from api.reader.served_registry import RegistrySnapshot, Selection, ViewState
+from api.reader.served_registry import Selection, ServedRegistry, SyncReport
 from feature_store.online import keys
 from feature_store.online.client import describe
 from feature_store.online.reader.cluster_pipe import ClusterPipe
@@ -38,14 +38,14 @@ from feature_store.online.reader.pipe import RedisPipe
 
 logger = logging.getLogger("api")
 
-ANY_VERSION: Any = object()  # for `_reload`: whichever snapshot is cached will do
+ANY_VERSION: Any = object()  # for `_reload`: whichever served is cached will do
 
 
 @dataclass(frozen=True)
 class Read:
     """What one request read: the registry it was judged against and one hash per id (empty: no hash)."""
 
-    snapshot: RegistrySnapshot
+    served: ServedRegistry
     selection: Selection
     ids: list[EntityId]
     keys: list[str]
@@ -61,7 +61,7 @@ class OnlineStore:
         self.clock = clock
         self._version_key = keys.registry_version_key(prefix)
         self._registry_key = keys.registry_key(prefix)
-        self._snapshot: RegistrySnapshot | None = None
+        self._served: ServedRegistry | None = None
         self._reload_lock = asyncio.Lock()
 
     async def close(self) -> None:
@@ -75,31 +75,31 @@ class OnlineStore:
         A request the cached registry refuses costs one more round trip (the version), so a
         name the sync has just published is never refused.
         """
-        snapshot = await self.snapshot()
+        served = await self.served_registry()
         try:
-            selection, ids, entity_keys = self._resolve(snapshot, entity, raw_ids, features)
+            selection, ids, entity_keys = self._resolve(served, entity, raw_ids, features)
         except (UnknownEntity, UnknownFeatures, InvalidIds):
             # Perhaps a name the sync has just published: check the version before refusing.
-            snapshot = await self.current_snapshot()
-            selection, ids, entity_keys = self._resolve(snapshot, entity, raw_ids, features)
+            served = await self.current_served_registry()
+            selection, ids, entity_keys = self._resolve(served, entity, raw_ids, features)
         version, hashes = await self._fetch(entity_keys)
-        if version != snapshot.version:
-            snapshot = await self._reload(version)
+        if version != served.version:
+            served = await self._reload(version)
             known_keys = entity_keys
-            selection, ids, entity_keys = self._resolve(snapshot, entity, raw_ids, features)
+            selection, ids, entity_keys = self._resolve(served, entity, raw_ids, features)
             if entity_keys != known_keys:  # the entity's key dtype changed with the new registry
                 _, hashes = await self._fetch(entity_keys)
         metrics.entities_not_found(entity, sum(1 for fields in hashes if not fields))
-        return Read(snapshot, selection, ids, entity_keys, hashes, self.clock())
+        return Read(served, selection, ids, entity_keys, hashes, self.clock())
 
     def _resolve(
         self,
-        snapshot: RegistrySnapshot,
+        served: ServedRegistry,
         entity: str,
         raw_ids: Sequence[object],
         features: Sequence[str] | None,
     ) -> tuple[Selection, list[EntityId], list[str]]:
-        selection = snapshot.select(entity, features)
+        selection = served.select(entity, features)
         ids: list[EntityId] = []
         problems: list[dict[str, Any]] = []
         for index, raw in enumerate(raw_ids):
@@ -119,46 +119,46 @@ class OnlineStore:
 
     # --- the cached registry ----------------------------------------------------------
 
-    async def snapshot(self) -> RegistrySnapshot:
+    async def served_registry(self) -> ServedRegistry:
         """The cached registry, loaded on first use; NoRegistry (503) when none is published."""
-        if self._snapshot is not None:
-            return self._snapshot
+        if self._served is not None:
+            return self._served
         return await self._reload(ANY_VERSION)
 
-    async def current_snapshot(self) -> RegistrySnapshot:
+    async def current_served_registry(self) -> ServedRegistry:
         """The registry as published right now: one GET of the version, a reload when it moved."""
         try:
             (version,) = await self.pipe.execute([("GET", self._version_key)])
         except RedisError as error:
             raise self._unreachable(error) from error
-        if self._snapshot is not None and self._snapshot.version == version:
-            return self._snapshot
+        if self._served is not None and self._served.version == version:
+            return self._served
         return await self._reload(version)
 
-    async def _reload(self, seen_version: str | None) -> RegistrySnapshot:
+    async def _reload(self, seen_version: str | None) -> ServedRegistry:
         """Load the published registry, unless another request loaded `seen_version` meanwhile."""
         async with self._reload_lock:
-            cached = self._snapshot
+            cached = self._served
             if cached is not None and (seen_version is ANY_VERSION or cached.version == seen_version):
                 return cached
             try:
-                snapshot = await self._load()
+                served = await self._load()
             except RedisError as error:
                 raise self._unreachable(error) from error
-            if snapshot is None:
-                self._snapshot = None
+            if served is None:
+                self._served = None
                 raise NoRegistry()
-            if cached is None or cached.version != snapshot.version:
+            if cached is None or cached.version != served.version:
                 logger.info(
                     "loaded feature registry version %s (%d views)",
-                    snapshot.version,
-                    len(snapshot.registry.views),
+                    served.version,
+                    len(served.registry.views),
                 )
-            self._snapshot = snapshot
-            return snapshot
+            self._served = served
+            return served
 
-    async def _load(self) -> RegistrySnapshot | None:
-        """Version and registry in one MULTI (the sync publishes them in one), then the view states."""
+    async def _load(self) -> ServedRegistry | None:
+        """Version and registry in one MULTI (the sync publishes them in one), then the view reports."""
         replies = await self.pipe.execute(
             [("MULTI",), ("GET", self._version_key), ("GET", self._registry_key), ("EXEC",)]
         )
@@ -171,13 +171,13 @@ class OnlineStore:
         except (orjson.JSONDecodeError, KeyError, TypeError) as error:
             raise _unreadable_registry(error) from error
         state_hashes = await self.pipe.execute(
-            [("HGETALL", keys.view_state_key(self.prefix, view)) for view in view_names]
+            [("HGETALL", keys.sync_report_key(self.prefix, view)) for view in view_names]
         )
-        states = {
-            view: ViewState.from_hash(fields) for view, fields in zip(view_names, state_hashes, strict=True)
+        reports = {
+            view: SyncReport.from_hash(fields) for view, fields in zip(view_names, state_hashes, strict=True)
         }
         try:
-            return RegistrySnapshot(version, published, states)
+            return ServedRegistry(version, published, reports)
         except (KeyError, TypeError, ValueError) as error:
             raise _unreadable_registry(error) from error
 

@@ -41,8 +41,8 @@ async def get_metrics(request: Request) -> Response:
     store: OnlineStore = request.app.state.store
     last_syncs: dict[str, datetime | None] | None
     try:
-        snapshot = await store.current_snapshot()
-        last_syncs = {view.name: snapshot.last_sync_at(view.name) for view in snapshot.registry.views}
+        served = await store.current_served_registry()
+        last_syncs = {view.name: served.last_sync_at(view.name) for view in served.registry.views}
     except ApiError:  # Redis down or no registry: the other metrics matter all the more
         last_syncs = None
     return Response(metrics.exposition(last_syncs, store.clock()), media_type=metrics.CONTENT_TYPE)

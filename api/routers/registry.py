@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from api.core.responses import json_response
-from api.reader.served_registry import RegistrySnapshot
+from api.reader.served_registry import ServedRegistry
 from api.reader.store import OnlineStore
 from api.routers.schemas import REDIS_DOWN, RegistryResponse
 
@@ -68,14 +68,14 @@ REGISTRY_EXAMPLE: dict[str, Any] = {
 )
 async def get_registry(request: Request) -> Response:
     store: OnlineStore = request.app.state.store
-    snapshot = await store.current_snapshot()
-    return json_response(registry_document(snapshot, store))
+    served = await store.current_served_registry()
+    return json_response(registry_document(served, store))
 
 
-def registry_document(snapshot: RegistrySnapshot, store: OnlineStore) -> dict[str, Any]:
+def registry_document(served: ServedRegistry, store: OnlineStore) -> dict[str, Any]:
     now = store.clock()
     views = {
-        name: {**spec, "sync": {**snapshot.states[name].published, "stale": snapshot.is_stale(name, now)}}
-        for name, spec in snapshot.published["views"].items()
+        name: {**spec, "sync": {**served.reports[name].published, "stale": served.is_stale(name, now)}}
+        for name, spec in served.published["views"].items()
     }
-    return {**snapshot.published, "version": snapshot.version, "views": views}
+    return {**served.published, "version": served.version, "views": views}

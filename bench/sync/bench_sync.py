@@ -33,6 +33,7 @@ from bench.commands import sync_command
 from bench.readme import README, record_block
 from bench.sync.generate import VIEWS, change_entities, generate
 from feature_store.clock import parse_timestamp
+from feature_store.offline import connection as duckdb_connection
 from feature_store.offline import history as offline
 from feature_store.online.embedded.server import EmbeddedRedis, find_redis_server
 from feature_store.registry.manifest import load_registry
@@ -72,7 +73,7 @@ def reference_sync(project: Path, url: str, port: int) -> Run:
     pipe = subprocess.Popen([str(cli if cli.exists() else "redis-cli"), "-p", str(port), "--pipe"],
                             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
     assert pipe.stdin is not None
-    connection = offline.connect()
+    connection = duckdb_connection.connect()
     schemas = offline.check_offline(registry, registry.views)
     for view in registry.views:
         reader = offline.read_latest(connection, view, registry.entity(view.entity), schemas[view.name],

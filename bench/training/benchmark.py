@@ -38,6 +38,7 @@ import pyarrow.parquet as pq
 
 from bench.readme import README
 from bench.training.generate import DEFAULT_OUT, REPOSITORY
+from feature_store.offline.connection import connect
 from feature_store.offline.training_compile import (
     IMPLEMENTATIONS,
     CompiledJoin,
@@ -45,7 +46,7 @@ from feature_store.offline.training_compile import (
     JoinRequest,
     default_cache_dir,
 )
-from feature_store.offline.training_set import connect, resolve_features, run_join
+from feature_store.offline.training_set import resolve_features, run_join
 from feature_store.registry.manifest import load_registry
 
 WIDTH = 100  # the README's line width
@@ -74,7 +75,7 @@ def worker(args: argparse.Namespace) -> int:
     job = json.loads(Path(args.worker).read_text())
     compiled = CompiledJoin.from_sql(job["sql"])
     locations = {view: Path(path) for view, path in job["locations"].items()}
-    connection = connect(args.threads)
+    connection = connect(args.threads, bounded=False)
     started, cpu = time.perf_counter(), time.process_time()
     rows = run_join(compiled, locations, Path(job["spine"]), Path(job["out"]), connection=connection,
                     keep_order=job["keep_order"])

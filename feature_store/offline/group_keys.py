@@ -15,9 +15,10 @@ from pathlib import Path
 
 import duckdb
 
-from feature_store.offline.history import KEY_COLUMN, keys_in_rows_sql, literal
+from feature_store.offline.history import KEY_COLUMN, keys_in_rows_sql
 from feature_store.offline.history_layout import NARROW_MAX_SHARE, HistoryLayout
-from feature_store.registry.manifest import Entity
+from feature_store.registry.model import Entity
+from feature_store.sql import literal
 
 PREFIX = "keys-"
 

@@ -9,7 +9,6 @@ text as Python's `repr(float)`.
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,28 +18,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from feature_store.errors import DefinitionError, DefinitionErrors
-from feature_store.registry.dtypes import arrow_type_matches, list_element
-from feature_store.registry.manifest import Entity, FeatureView, Registry
+from feature_store.registry.dtypes import list_element
+from feature_store.registry.model import Entity, FeatureView, Registry
+from feature_store.sql import literal, quote
 
 ID_COLUMN = "__id"
 TS_COLUMN = "__ts"
 DEFAULT_BATCH_ROWS = 100_000
-
-
-MEMORY_LIMIT_ENV = "FEATURE_STORE_DUCKDB_MEMORY"
-DEFAULT_MEMORY_LIMIT = "512MB"
-# For the fingerprint aggregates over every entity: group by key with a directly
-# indexed table when the keys' range (from the Parquet statistics) spans at most
-# 2^22 values, about twice as fast as hashing for dense integer ids. Wider ranges
-# keep the hash table, which spills. Not for aggregates over a few entities: the
-# table spans the whole key range however few groups it holds.
-PERFECT_HASH_BITS = 22
-DEFAULT_PERFECT_HASH_BITS = 12  # DuckDB's own default
-
-
-def perfect_hashing(connection: duckdb.DuckDBPyConnection, on: bool) -> None:
-    bits = PERFECT_HASH_BITS if on else DEFAULT_PERFECT_HASH_BITS
-    connection.execute(f"SET perfect_ht_threshold = {bits}")
 
 
 @dataclass(frozen=True)
@@ -66,17 +50,6 @@ class KeyShare:
 WHOLE = KeyShare()
 
 
-def connect() -> duckdb.DuckDBPyConnection:
-    """In-memory DuckDB, bounded: past its memory limit it spills to a temporary folder, so the
-    sync's memory stays flat however many entities a view has."""
-    connection = duckdb.connect(":memory:")
-    connection.execute("SET TimeZone = 'UTC'")
-    connection.execute(f"SET memory_limit = '{os.environ.get(MEMORY_LIMIT_ENV, DEFAULT_MEMORY_LIMIT)}'")
-    connection.execute(f"SET temp_directory = {literal(os.path.join(tempfile.gettempdir(), 'feature_store_duckdb'))}")
-    connection.execute("SET preserve_insertion_order = false")
-    return connection
-
-
 def parquet_files(location: str) -> str:
     """What read_parquet reads for a location: the file, or a folder's Parquet part files (a Spark
     table; its `_SUCCESS` and `.crc` files are left out)."""
@@ -99,6 +72,27 @@ def parquet_schema(view: FeatureView) -> pa.Schema:
     if not files:
         raise OSError(f"no Parquet part files in {view.location}")
     return pq.read_schema(files[0])
+
+
+def arrow_type_matches(dtype: str, arrow_type: pa.DataType) -> bool:
+    """Whether a Parquet column of `arrow_type` can hold a feature of `dtype` without loss."""
+    element = list_element(dtype)
+    if element is not None:
+        is_list = pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type)
+        return is_list and arrow_type_matches(element, arrow_type.value_type)
+    if dtype == "int64":
+        return pa.types.is_signed_integer(arrow_type) or arrow_type in (pa.uint8(), pa.uint16(), pa.uint32())
+    if dtype == "float64":
+        return pa.types.is_floating(arrow_type)
+    if dtype == "bool":
+        return pa.types.is_boolean(arrow_type)
+    if dtype == "string":
+        return pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type) or (
+            pa.types.is_string_view(arrow_type)
+        )
+    if dtype == "timestamp":
+        return pa.types.is_timestamp(arrow_type)
+    return False
 
 
 def check_offline(registry: Registry, views: tuple[FeatureView, ...]) -> dict[str, pa.Schema]:
@@ -163,10 +157,6 @@ def _schema_errors(view: FeatureView, entity: Entity, schema: pa.Schema) -> list
                 "cast the column in the model's SQL, or change its dtype in the YAML", feature.name,
             ))
     return errors
-
-
-def quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 KEY_COLUMN = "__key"
@@ -316,10 +306,6 @@ def latest_rows_sql(view: FeatureView, entity: Entity, schema: pa.Schema, as_of:
     """The latest rows as Redis text: `__id`, `__ts` and every feature."""
     return (f"select cast({KEY_COLUMN} as varchar) as {ID_COLUMN}, {text_columns_sql(view)} "
             f"from ({latest_typed_sql(view, entity, schema, as_of)})")
-
-
-def literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def naive_utc(moment: datetime) -> datetime:

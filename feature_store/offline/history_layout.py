@@ -29,7 +29,7 @@ from typing import BinaryIO
 import pyarrow.parquet as pq
 
 from feature_store.offline.history import part_files
-from feature_store.registry.manifest import Entity, FeatureView
+from feature_store.registry.model import Entity, FeatureView
 
 # Past this share of the history in new row groups, reading every row costs less.
 NARROW_MAX_SHARE = 0.25

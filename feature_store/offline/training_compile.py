@@ -34,6 +34,7 @@ from pathlib import Path
 import yaml
 
 from feature_store.errors import FeatureStoreError
+from feature_store.sql import literal
 
 SPINE_VARIABLE = "training_spine"
 # Every spine row keeps its position through the join, so results come back in the spine's order.
@@ -124,10 +125,6 @@ def inline_sql(request: JoinRequest) -> str:
     )
 
 
-def sql_literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def default_cache_dir(project_dir: Path) -> Path:
     """The ad-hoc path's own folder: its dbt target, logs and profile, beside the project's artifacts."""
     return project_dir / "target" / "training_set"
@@ -186,7 +183,7 @@ class Compiler:
 
         _spare_exit_collection()
 
-        assignment = _jinja_text(f"set variable {SPINE_VARIABLE} = {sql_literal(str(spine_path))}")
+        assignment = _jinja_text(f"set variable {SPINE_VARIABLE} = {literal(str(spine_path))}")
         setup = f'{{%- do run_query("{assignment}") -%}}\n'
         args = [
             "compile", "--inline", setup + inline_sql(request),

@@ -37,6 +37,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from feature_store.errors import FeatureStoreError
+from feature_store.offline.connection import connect
 from feature_store.offline.history import parquet_files
 from feature_store.offline.training_compile import (
     IMPLEMENTATIONS,
@@ -47,9 +48,10 @@ from feature_store.offline.training_compile import (
     JoinRequest,
     SpineSchema,
     TrainingSetError,
-    sql_literal,
 )
-from feature_store.registry.manifest import Registry, load_registry
+from feature_store.registry.manifest import load_registry
+from feature_store.registry.model import Registry
+from feature_store.sql import literal, quote
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -215,11 +217,10 @@ def spine_parquet(spine: Spine, scratch: Path) -> Path:
             return path
         if suffix in (".csv", ".tsv", ".txt"):
             converted = scratch / "spine.parquet"
-            with duckdb.connect() as connection:
-                connection.execute("set TimeZone = 'UTC'")
+            with connect(bounded=False) as connection:
                 connection.execute(
-                    f"copy (select * from read_csv({sql_literal(str(path))})) "
-                    f"to {sql_literal(str(converted))} (format parquet)"
+                    f"copy (select * from read_csv({literal(str(path))})) "
+                    f"to {literal(str(converted))} (format parquet)"
                 )
             return converted
         raise TrainingSetError(f"spine {path}: use a Parquet (.parquet) or CSV (.csv) file")
@@ -233,12 +234,6 @@ def spine_parquet(spine: Spine, scratch: Path) -> Path:
     return converted
 
 
-def connect(threads: int | None = None) -> duckdb.DuckDBPyConnection:
-    connection = duckdb.connect(config={"threads": threads} if threads else {})
-    connection.execute("set TimeZone = 'UTC'")
-    return connection
-
-
 def prepare(connection: duckdb.DuckDBPyConnection, compiled: CompiledJoin, locations: dict[str, Path],
             spine_path: Path, keep_order: bool = True) -> str:
     """Point each view's relation at its Parquet file and the spine variable at the spine; the query.
@@ -249,13 +244,13 @@ def prepare(connection: duckdb.DuckDBPyConnection, compiled: CompiledJoin, locat
     current = connection.execute("select current_database()").fetchone()[0]  # type: ignore[index]
     for view, (database, schema, identifier) in compiled.relations.items():
         if database != current:
-            connection.execute(f"attach if not exists ':memory:' as {_quote(database)}")
-        connection.execute(f"create schema if not exists {_quote(database)}.{_quote(schema)}")
+            connection.execute(f"attach if not exists ':memory:' as {quote(database)}")
+        connection.execute(f"create schema if not exists {quote(database)}.{quote(schema)}")
         connection.execute(
-            f"create or replace view {_quote(database)}.{_quote(schema)}.{_quote(identifier)} as "
-            f"select * from read_parquet({sql_literal(parquet_files(str(locations[view])))})"
+            f"create or replace view {quote(database)}.{quote(schema)}.{quote(identifier)} as "
+            f"select * from read_parquet({literal(parquet_files(str(locations[view])))})"
         )
-    connection.execute(f"set variable {SPINE_VARIABLE} = {sql_literal(str(spine_path))}")
+    connection.execute(f"set variable {SPINE_VARIABLE} = {literal(str(spine_path))}")
     if not keep_order:
         return f"select * exclude ({ROW_NUMBER_COLUMN}) from (\n{compiled.sql}\n) as training_set"
     return (
@@ -268,14 +263,10 @@ def run_join(compiled: CompiledJoin, locations: dict[str, Path], spine_path: Pat
              threads: int | None = None, connection: duckdb.DuckDBPyConnection | None = None,
              keep_order: bool = True) -> int:
     """Run the compiled join into the Parquet file `out`; the number of rows."""
-    connection = connection or connect(threads)
+    connection = connection or connect(threads, bounded=False)
     query = prepare(connection, compiled, locations, spine_path, keep_order)
-    result = connection.execute(f"copy ({query}) to {sql_literal(str(out))} (format parquet)").fetchone()
+    result = connection.execute(f"copy ({query}) to {literal(str(out))} (format parquet)").fetchone()
     return int(result[0]) if result else 0
-
-
-def _quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
 
 
 class _EarlyJoin:
@@ -284,7 +275,7 @@ class _EarlyJoin:
     def __init__(self, guess: CompiledJoin, locations: dict[str, Path], spine_path: Path, out: Path,
                  threads: int | None) -> None:
         self.guess = guess
-        self.connection = connect(threads)
+        self.connection = connect(threads, bounded=False)
         self.rows = 0
         self.error: BaseException | None = None
         self.thread = threading.Thread(

@@ -39,6 +39,6 @@ def registry_version_key(prefix: str) -> str:
     return f"{prefix}{{_fs}}:version"
 
 
-def view_state_key(prefix: str, view: str) -> str:
+def sync_report_key(prefix: str, view: str) -> str:
     return f"{prefix}{{_fs}}:view:{view}"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from feature_store.registry.manifest import FeatureView
+from feature_store.registry.model import FeatureView
 
 
 def expiry_cutoff(view: FeatureView, now: datetime) -> datetime | None:

@@ -13,7 +13,7 @@ import pytest
 from api.app import create_app
 from api.core.config import Settings
 from api.reader.store import OnlineStore
-from feature_store.registry.dtypes import format_timestamp
+from feature_store.online.text import format_timestamp
 from tests.api.online import NOW, OnlineWriter
 
 Client = httpx.AsyncClient

@@ -1,4 +1,4 @@
-"""Writes the online layout the sync writes (entity hashes, registry, view states), for API tests."""
+"""Writes the online layout the sync writes (entity hashes, registry, view reports), for API tests."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typing import Any
 import redis
 
 from feature_store.online import keys
-from feature_store.registry.dtypes import encode, format_timestamp
-from feature_store.registry.manifest import Entity, Feature, FeatureView, Registry
+from feature_store.online.text import encode, format_timestamp
+from feature_store.registry.model import Entity, Feature, FeatureView, Registry
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
@@ -85,7 +85,7 @@ class OnlineWriter:
         registry: Registry = DEMO,
         last_sync_at: datetime | Mapping[str, datetime | None] = NOW,
     ) -> int:
-        """Registry and view states in one MULTI with the version INCR, as the sync publishes them."""
+        """Registry and view reports in one MULTI with the version INCR, as the sync publishes them."""
         with self.client.pipeline(transaction=True) as pipe:
             pipe.set(keys.registry_key(self.prefix), registry.to_json())
             for feature_view in registry.views:
@@ -95,7 +95,7 @@ class OnlineWriter:
                 if synced is None:
                     continue
                 pipe.hset(
-                    keys.view_state_key(self.prefix, feature_view.name),
+                    keys.sync_report_key(self.prefix, feature_view.name),
                     mapping={
                         "last_sync_at": format_timestamp(synced),
                         "rows": "1",

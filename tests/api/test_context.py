@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from feature_store.registry.dtypes import format_timestamp
+from feature_store.online.text import format_timestamp
 from tests.api.conftest import Client, ClientFactory
 from tests.api.online import (
     CONTEXT_DEMO,

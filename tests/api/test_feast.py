@@ -193,7 +193,7 @@ async def test_row_and_body_limits(online: OnlineWriter, make_client: ClientFact
 
 
 async def test_a_feature_published_meanwhile_is_not_refused(online: OnlineWriter, client: Client) -> None:
-    from feature_store.registry.manifest import Registry
+    from feature_store.registry.model import Registry
     from tests.api.online import USER
 
     online.publish(Registry(entities=(USER,), views=(USER_PROFILE,), project="demo"))

@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 import pytest
 
-from feature_store.registry.dtypes import format_timestamp
+from feature_store.online.text import format_timestamp
 from tests.api.conftest import Client, ClientFactory
 from tests.api.online import NOW, TITLE_STATS, USER_PROFILE, USER_WATCH_STATS, OnlineWriter
 

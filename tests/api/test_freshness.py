@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from feature_store.registry.dtypes import format_timestamp
+from feature_store.online.text import format_timestamp
 from tests.api.conftest import ClientFactory
 from tests.api.online import DEMO, MICROSECOND, NOW, USER_PROFILE, USER_WATCH_STATS, OnlineWriter, with_views
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from feature_store.registry.manifest import Registry
+from feature_store.registry.model import Registry
 from tests.api.conftest import Client
 from tests.api.online import DEMO, NOW, TITLE, USER, USER_PROFILE, USER_WATCH_STATS, OnlineWriter, view
 

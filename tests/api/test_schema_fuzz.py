@@ -30,7 +30,7 @@ from schemathesis.specs.openapi.checks import (
 
 from api.app import create_app
 from api.core.config import Settings
-from feature_store.registry.dtypes import format_timestamp
+from feature_store.online.text import format_timestamp
 from tests.api.conftest import Client, ClientFactory
 from tests.api.online import NOW, TITLE_STATS, USER_PROFILE, USER_WATCH_STATS, OnlineWriter
 

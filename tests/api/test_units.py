@@ -13,7 +13,8 @@ from api.answers.dtype_decoders import decoder_for
 from api.core.config import Settings, SettingsError
 from api.reader.ids import InvalidId, parse_id
 from feature_store.online.reader.pipe import RedisPipe, pack_commands
-from feature_store.registry.dtypes import LIST_ELEMENT_DTYPES, SCALAR_DTYPES, encode, to_json_value
+from feature_store.online.text import encode, to_json_value
+from feature_store.registry.dtypes import LIST_ELEMENT_DTYPES, SCALAR_DTYPES
 from tests.api.online import TITLE, USER
 
 SAMPLES = {

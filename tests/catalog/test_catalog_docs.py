@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from feature_store.registry.durations import format_duration
-from feature_store.registry.manifest import Registry, data_type_agrees, load_registry
+from feature_store.registry.manifest import data_type_agrees, load_registry
+from feature_store.registry.model import Registry
 from tests.conftest import BuiltProject
 
 PROJECT = "feature_store"

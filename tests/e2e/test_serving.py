@@ -21,7 +21,7 @@ import pytest
 from api.app import create_app
 from api.core.config import Settings
 from feature_store.online.embedded.server import free_port
-from feature_store.registry.dtypes import format_timestamp
+from feature_store.online.text import format_timestamp
 from tests.conftest import BuiltProject
 from tests.reference import latest_rows
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from feature_store.registry.dtypes import encode, format_timestamp
+from feature_store.online.text import encode, format_timestamp
 from tests.conftest import BuiltProject
 from tests.reference import latest_rows
 from tests.sync_cli import sync_cli

@@ -1,9 +1,9 @@
-"""Many incremental syncs in a row stay exact, whatever the snapshot's shape and the number of workers.
+"""Many incremental syncs in a row stay exact, whatever the served's shape and the number of workers.
 
 Each round changes the offline history the way builds do (new values, entities
 leaving and coming back, features becoming null, rows reached by a later
 clock), syncs incrementally, and checks every entity in Redis against an
-independent Python reference. The rounds run with the snapshot's delta always
+independent Python reference. The rounds run with the served's delta always
 compacted into its base, never compacted, and with several workers, so every
 path of the diff is exercised over a history of changes, not one.
 """

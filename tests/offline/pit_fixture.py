@@ -9,8 +9,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from feature_store.offline.connection import connect
 from feature_store.offline.training_compile import CompiledJoin
-from feature_store.offline.training_set import connect, run_join
+from feature_store.offline.training_set import run_join
 from tests.offline.reference import ViewSpec, point_in_time
 
 FIXTURE_PROJECT = Path(__file__).resolve().parent / "pit_project"
@@ -58,7 +59,7 @@ class CaseRunner:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        self.connection = connect()
+        self.connection = connect(bounded=False)
         self.runs = 0
 
     def run(self, compiled: CompiledJoin, views: dict[str, list[Row]], spine: list[Row]) -> list[Row]:

@@ -11,7 +11,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from feature_store.registry.manifest import Registry, load_registry
+from feature_store.registry.manifest import load_registry
+from feature_store.registry.model import Registry
 from tests.conftest import BuiltProject, demo_vars, run_dbt
 from tests.offline.reference import ViewSpec, point_in_time
 

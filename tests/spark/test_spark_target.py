@@ -20,7 +20,8 @@ import pyarrow.dataset as ds
 import pytest
 import redis
 
-from feature_store.registry.manifest import Registry, load_registry
+from feature_store.registry.manifest import load_registry
+from feature_store.registry.model import Registry
 from tests.conftest import DEMO_NOW, PROJECT_DIR, BuiltProject, copy_project, demo_vars, run_dbt
 
 ENABLED = os.environ.get("FEATURE_STORE_SPARK_TESTS") == "1"

@@ -9,8 +9,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from feature_store.offline import history as offline
-from feature_store.registry.manifest import Entity, Feature, FeatureView
+from feature_store.offline import connection as duckdb_connection
+from feature_store.registry.model import Entity, Feature, FeatureView
 from sync import changes
 
 ENTITY = Entity("user", ("user_id",), "int64")
@@ -37,7 +37,7 @@ def test_partitioned_latest_rows_equal_one_pass(tmp_path: Path, monkeypatch: pyt
     results = []
     for partition_size in (10_000, 70):
         monkeypatch.setattr(changes, "LATEST_PARTITION_ENTITIES", partition_size)
-        connection = offline.connect()
+        connection = duckdb_connection.connect()
         staged = changes.stage(connection, definition, ENTITY, schema, as_of, None)
         assert staged.entities == staged.recomputed == 500
         results.append(sorted(connection.execute(f"select * from {changes.LATEST_TABLE}").fetchall()))

@@ -10,8 +10,10 @@ from datetime import UTC, datetime, timedelta, timezone
 import pyarrow as pa
 import pytest
 
+from feature_store.offline import connection as duckdb_connection
 from feature_store.offline import history as offline
-from feature_store.registry.dtypes import arrow_type_matches, decode, encode, format_timestamp, to_json_value
+from feature_store.offline.history import arrow_type_matches
+from feature_store.online.text import decode, encode, format_timestamp, to_json_value
 
 
 @pytest.mark.parametrize("value,dtype,text", [
@@ -48,7 +50,7 @@ def test_duckdb_renders_the_python_text_forms() -> None:
     floats = [0.1, 1e22, 1e-7, 2.0, -0.0, math.inf, -math.inf, math.nan]
     floats += [struct.unpack("d", struct.pack("Q", rng.getrandbits(64)))[0] for _ in range(2000)]
     stamps = [datetime(2026, 1, 1), datetime(2026, 1, 1, 0, 0, 0, 1), datetime(1969, 12, 31, 23, 59, 59, 500000)]
-    connection = offline.connect()
+    connection = duckdb_connection.connect()
     connection.register("floats", pa.table({"f": floats}))
     connection.register("stamps", pa.table({"t": pa.array(stamps, pa.timestamp("us"))}))
     float_sql = offline.text_expression("f", "float64")

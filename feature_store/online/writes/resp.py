@@ -16,13 +16,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from feature_store.online.keys import timestamp_field
-from feature_store.registry.manifest import FeatureView
+from feature_store.registry.model import FeatureView
+from feature_store.sql import literal as sql_literal
 
 CRLF = "\r\n"
-
-
-def sql_literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+# The columns of a batch of rendered commands: the operation (s, r or d) and the command in RESP.
+OP_COLUMN = "__op"
+RESP_COLUMN = "__resp"
 
 
 def bulk(text: str) -> str:

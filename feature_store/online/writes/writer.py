@@ -10,7 +10,7 @@ Commands are packed as RESP by hand and sent in chunks over one connection,
 replies read back with hiredis: the same work `redis-cli --pipe` does, without
 a per-command client object. On a Redis Cluster each batch is split by the
 nodes owning its keys and sent to all of them at once (feature_store.online.writes.cluster_writes).
-The registry snapshot, the view states and the generation token are
+The registry snapshot, the view reports and the generation token are
 published in one MULTI after the data they describe.
 """
 
@@ -25,13 +25,12 @@ import pyarrow as pa
 import redis
 
 from feature_store.offline.history import ID_COLUMN
-from feature_store.online.keys import registry_key, registry_version_key, view_state_key
+from feature_store.online.keys import registry_key, registry_version_key, sync_report_key
+from feature_store.online.text import format_timestamp
 from feature_store.online.writes.cluster_writes import ClusterRespStream, delete_fields_in_cluster
-from feature_store.online.writes.resp import CommandSql
+from feature_store.online.writes.resp import OP_COLUMN, RESP_COLUMN, CommandSql
 from feature_store.online.writes.resp_stream import RespStream
-from feature_store.registry.dtypes import format_timestamp
-from feature_store.registry.manifest import FeatureView, Registry
-from sync.changes import OP_COLUMN, RESP_COLUMN
+from feature_store.registry.model import FeatureView, Registry
 
 DEFAULT_PIPELINE_ROWS = 5_000
 
@@ -173,7 +172,7 @@ class OnlineWriter:
         stamp = format_timestamp(synced_at)
         for result in results:
             view = registry.view(result.view)
-            pipe.hset(view_state_key(self.prefix, view.name), mapping={
+            pipe.hset(sync_report_key(self.prefix, view.name), mapping={
                 "last_sync_at": stamp,
                 "as_of": stamp,
                 "rows": rows[view.name],
@@ -184,7 +183,7 @@ class OnlineWriter:
             })
         for name in self.published_views():
             if not registry.has_view(name):
-                pipe.delete(view_state_key(self.prefix, name))
+                pipe.delete(sync_report_key(self.prefix, name))
         pipe.set(registry_version_key(self.prefix), generation)
         pipe.execute()
         return generation
@@ -216,16 +215,16 @@ class OnlineWriter:
             yield batch
 
 
-def read_view_states(client: redis.Redis, prefix: str, views: Iterable[str]) -> dict[str, dict[str, str]]:
+def read_sync_reports(client: redis.Redis, prefix: str, views: Iterable[str]) -> dict[str, dict[str, str]]:
     """Each view's published sync state (empty when never synced)."""
     names = list(views)
     pipe = client.pipeline(transaction=False)
     for name in names:
-        pipe.hgetall(view_state_key(prefix, name))
-    states = {}
+        pipe.hgetall(sync_report_key(prefix, name))
+    reports = {}
     for name, raw in zip(names, pipe.execute(), strict=True):
-        states[name] = {
+        reports[name] = {
             (k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
             for k, v in raw.items()
         }
-    return states
+    return reports
