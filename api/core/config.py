@@ -10,8 +10,7 @@ from typing import Any
 
 from feature_store import clock
 from feature_store.errors import FeatureStoreError
-from feature_store.online.client import REDIS_URL_ENV
-from feature_store.online.cluster import YES, cluster_setting
+from feature_store.online.client import REDIS_URL_ENV, YES, cluster_setting
 from feature_store.online.keys import PREFIX_ENV
 
 MAX_BATCH_IDS_ENV = "API_MAX_BATCH_IDS"

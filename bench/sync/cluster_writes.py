@@ -19,8 +19,8 @@ import redis
 
 from feature_store.online.embedded.cluster import EmbeddedCluster
 from feature_store.online.writes.cluster_writes import ClusterRespStream
+from feature_store.online.writes.resp_stream import pack
 from feature_store.online.writes.slots import key_slot, key_slots
-from feature_store.online.writes.writer import pack
 
 BATCH = 50_000
 

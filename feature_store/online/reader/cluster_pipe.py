@@ -24,8 +24,7 @@ from redis.exceptions import AskError, MovedError, RedisError, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from feature_store.online.client import describe
-from feature_store.online.cluster import info_says_cluster
+from feature_store.online.client import is_cluster
 from feature_store.online.reader.pipe import Command, RedisPipe, pack_commands, pack_hgetalls
 
 logger = logging.getLogger("api")
@@ -207,26 +206,8 @@ def _owners(slots: list[Any], default_host: str) -> list[str]:
     return owners
 
 
-async def detect_cluster(url: str, timeout: float) -> bool:
-    """Whether the URL's node runs in cluster mode (`INFO cluster`); a node that does not answer
-    counts as a single server, with a warning."""
-    probe = RedisPipe(url, 1, timeout)
-    try:
-        (info,) = await probe.execute([("INFO", "cluster")])
-    except RedisError as error:
-        logger.warning("could not ask Redis at %s whether it is a cluster (%s): reading it as one server; "
-                       "set REDIS_CLUSTER=1 when it is a cluster", describe(url), error)
-        return False
-    finally:
-        await probe.close()
-    fields = dict(line.split(":", 1) for line in str(info).splitlines() if ":" in line)
-    return info_says_cluster(fields)
-
-
 async def open_pipe(url: str, max_connections: int, timeout: float, cluster: bool | None) -> RedisPipe | ClusterPipe:
     """A ClusterPipe for a cluster (`cluster`, or asked of the node when None), else a RedisPipe."""
-    if cluster is None:
-        cluster = await detect_cluster(url, timeout)
-    if cluster:
+    if await asyncio.to_thread(is_cluster, url, timeout, cluster):
         return ClusterPipe(url, max_connections, timeout)
     return RedisPipe(url, max_connections, timeout)

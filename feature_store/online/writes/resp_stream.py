@@ -8,6 +8,11 @@ import redis
 from feature_store.online.writes.arrow_strings import string_data
 
 
+def pack(*parts: bytes) -> bytes:
+    """One command in RESP."""
+    return b"*%d\r\n" % len(parts) + b"".join(b"$%d\r\n%s\r\n" % (len(part), part) for part in parts)
+
+
 def payload_of(commands: pa.Array) -> memoryview:
     """The bytes of a string array of ready-made commands, back to back, without a copy."""
     if commands.null_count:
@@ -38,14 +43,29 @@ class RespStream:
         if failures:
             raise failed_writes(failures, len(commands))
 
+    def send_integer_commands(self, commands: list[bytes]) -> list[int]:
+        """Send packed commands that each answer an integer (HDEL, say); their answers, raising when any failed."""
+        replies = self._exchange(b"".join(commands), len(commands), keep_replies=True)
+        failures = [(index, line[1:].decode(errors="replace")) for index, line in enumerate(replies)
+                    if line.startswith(b"-")]
+        if failures:
+            raise failed_writes(failures, len(commands))
+        return [int(line[1:]) for line in replies]
+
     def send_payload(self, payload: memoryview | bytes, count: int) -> list[tuple[int, str]]:
         """Send `count` commands; return the failed ones as (position, error text)."""
+        replies = self._exchange(payload, count, keep_replies=False)
+        return [(index, line[1:].decode(errors="replace")) for index, line in enumerate(replies)
+                if line.startswith(b"-")]
+
+    def _exchange(self, payload: memoryview | bytes, count: int, keep_replies: bool) -> list[bytes]:
+        """Send `count` commands; their reply lines (only when one failed, unless `keep_replies`)."""
         if self.connection._sock is None:
             self.connection.connect()
         sock = self.connection._sock
         try:
             sock.sendall(payload)
-            return self._read_replies(sock, count)
+            return self._read_replies(sock, count, keep_replies)
         except TimeoutError as error:
             self.connection.disconnect()
             raise redis.TimeoutError(f"Redis did not answer the sync's writes in time ({error})") from error
@@ -57,7 +77,7 @@ class RespStream:
             raise
 
     @staticmethod
-    def _read_replies(sock, expected: int) -> list[tuple[int, str]]:
+    def _read_replies(sock, expected: int, keep_replies: bool) -> list[bytes]:
         seen = 0
         carry_cr = False
         replies = bytearray()
@@ -70,11 +90,9 @@ class RespStream:
             carry_cr = chunk.endswith(b"\r")
             replies += chunk
             failed = failed or b"-" in chunk
-        if not failed:
+        if not failed and not keep_replies:
             return []
-        lines = bytes(replies).split(b"\r\n")
-        return [(index, line[1:].decode(errors="replace")) for index, line in enumerate(lines)
-                if line.startswith(b"-")]
+        return bytes(replies).split(b"\r\n")[:expected]
 
     def close(self) -> None:
         self.pool.release(self.connection)

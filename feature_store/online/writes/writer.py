@@ -16,6 +16,7 @@ published in one MULTI after the data they describe.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ from feature_store.online.keys import registry_key, registry_version_key, sync_r
 from feature_store.online.text import format_timestamp
 from feature_store.online.writes.cluster_writes import ClusterRespStream, delete_fields_in_cluster
 from feature_store.online.writes.resp import OP_COLUMN, RESP_COLUMN, CommandSql
-from feature_store.online.writes.resp_stream import RespStream
+from feature_store.online.writes.resp_stream import RespStream, pack
 from feature_store.registry.model import FeatureView, Registry
 
 DEFAULT_PIPELINE_ROWS = 5_000
@@ -43,52 +44,6 @@ if deletes > 0 then redis.call('HDEL', KEYS[1], unpack(ARGV, 2, deletes + 1)) en
 if #ARGV > deletes + 1 then redis.call('HSET', KEYS[1], unpack(ARGV, deletes + 2)) end
 return 1
 """
-
-
-def pack(*parts: bytes) -> bytes:
-    """One command in RESP."""
-    return b"*%d\r\n" % len(parts) + b"".join(b"$%d\r\n%s\r\n" % (len(part), part) for part in parts)
-
-
-class RawPipeline:
-    """Packed commands sent in chunks on one connection; every reply is checked."""
-
-    def __init__(self, client: redis.Redis, chunk: int) -> None:
-        self.client = client
-        self.chunk = chunk
-        self.buffer: list[bytes] = []
-
-    def add(self, command: bytes) -> list | None:
-        """Queue a packed command; the replies when the chunk was flushed."""
-        self.buffer.append(command)
-        if len(self.buffer) >= self.chunk:
-            return self.flush()
-        return None
-
-    def flush(self) -> list:
-        """Send the queued commands and return their replies (raising if any failed)."""
-        if not self.buffer:
-            return []
-        commands, self.buffer = self.buffer, []
-        replies = []
-        pool = self.client.connection_pool
-        connection = pool.get_connection()
-        try:
-            connection.send_packed_command([b"".join(commands)])
-            errors = []
-            for _ in commands:
-                try:
-                    replies.append(connection.read_response())
-                except redis.ResponseError as error:
-                    errors.append(error)
-            if errors:
-                raise redis.ResponseError(f"{len(errors)} of {len(commands)} writes failed, first: {errors[0]}")
-        except BaseException:
-            connection.disconnect()
-            raise
-        finally:
-            pool.release(connection)
-        return replies
 
 
 @dataclass(frozen=True)
@@ -151,11 +106,15 @@ class OnlineWriter:
         if isinstance(self.client, redis.RedisCluster):
             return delete_fields_in_cluster(self.client, keys, fields, self.pipeline_rows)
         encoded = [f.encode() for f in fields]
-        pipe = RawPipeline(self.client, self.pipeline_rows)
+        stream = RespStream(self.client)
         changed = 0
-        for key in keys:
-            changed += sum(1 for removed in pipe.add(pack(b"HDEL", key.encode(), *encoded)) or () if removed)
-        return changed + sum(1 for removed in pipe.flush() if removed)
+        try:
+            commands = (pack(b"HDEL", key.encode(), *encoded) for key in keys)
+            while chunk := list(itertools.islice(commands, self.pipeline_rows)):
+                changed += sum(1 for removed in stream.send_integer_commands(chunk) if removed)
+        finally:
+            stream.close()
+        return changed
 
     def publish(
         self,
