@@ -117,23 +117,23 @@ def stage(
     only the entities it points at are read, unless they are too many.
     """
     perfect_hashing(connection, True)
+    diff = _Diff(connection, view, entity, schema, as_of, share)
     if base is None:
         connection.execute(f"create or replace temp table {HISTORY_TABLE} as "
                            f"{history_fingerprint_sql(view, entity, schema, as_of, share)}")
         (entities,) = connection.execute(f"select count(*) from {HISTORY_TABLE}").fetchone()
-        recomputed = _compute_latest(connection, view, entity, schema, as_of, None, int(entities), share)
+        recomputed = diff.compute_latest(None, int(entities))
         return Staged(int(entities), 0, 0, recomputed)
-    narrowed = change is not None and _find_changed_among_candidates(
-        connection, view, entity, schema, as_of, base, change, share)
+    narrowed = change is not None and diff.find_changed_among_candidates(base, change)
     if not narrowed:
-        _find_changed(connection, view, entity, schema, as_of, base, share)
+        diff.find_changed(base)
     joined, left, changed = connection.execute(
         f"select count(*) filter (where __in_new and not __was), count(*) filter (where __was and not __in_new), "
         f"count(*) from {CHANGED_TABLE}").fetchone()
     if narrowed:
         (recomputed,) = connection.execute(f"select count(*) from {LATEST_TABLE}").fetchone()
     else:
-        recomputed = _compute_latest(connection, view, entity, schema, as_of, CHANGED_TABLE, int(changed), share)
+        recomputed = diff.compute_latest(CHANGED_TABLE, int(changed))
     return Staged(None, int(joined), int(left), int(recomputed), narrowed)
 
 
@@ -171,106 +171,93 @@ def _pushed(base: Fingerprints) -> _Pushed:
     return _Pushed(joins, bool(base.delta), was, f"xor(coalesce(b.{HISTORY_COLUMN}, 0::ubigint), {fix})", fix)
 
 
-def _find_changed(
-    connection: duckdb.DuckDBPyConnection,
-    view: FeatureView,
-    entity: Entity,
-    schema: pa.Schema,
-    as_of: datetime,
-    base: Fingerprints,
-    share: KeyShare,
-) -> None:
-    """`changed_keys`: entities whose history fingerprint differs from the kept fingerprints', with what was pushed.
+@dataclass(frozen=True)
+class _Diff:
+    """One share of one view, diffed against its kept fingerprints in DuckDB's temp tables."""
 
-    One aggregate over every history row and the fingerprints: an unchanged entity's
-    row hashes and fingerprints XOR to zero.
-    """
-    in_share = f"where true{share.condition(KEY_COLUMN)}"
-    sources = [f"select {KEY_COLUMN}, __row_hash, true as __new "
-               f"from ({history_row_hashes_sql(view, entity, schema, as_of, share)})",
-               f"select {KEY_COLUMN}, {HISTORY_COLUMN}, false from {_files(base.base)} {in_share}"]
-    if base.delta:
-        sources.append(f"select {KEY_COLUMN}, {FIX_COLUMN}, false from {_files(base.delta)} {in_share}")
-    difference = (f"select {KEY_COLUMN}, bit_xor(__row_hash) as __x, bool_or(__new) as __in_new "
-                  f"from ({' union all '.join(sources)}) group by {KEY_COLUMN} having bit_xor(__row_hash) <> 0")
-    pushed = _pushed(base)
-    connection.execute(
-        f"create or replace temp table {CHANGED_TABLE} as select c.{KEY_COLUMN}, c.__x, c.__in_new, "
-        f"{pushed.columns()} from ({difference}) as c{pushed.joins}"
-    )
+    connection: duckdb.DuckDBPyConnection
+    view: FeatureView
+    entity: Entity
+    schema: pa.Schema
+    as_of: datetime
+    share: KeyShare
 
+    def find_changed(self, base: Fingerprints) -> None:
+        """`changed_keys`: entities whose history fingerprint differs from the kept fingerprints', with what was pushed.
 
-def _find_changed_among_candidates(
-    connection: duckdb.DuckDBPyConnection,
-    view: FeatureView,
-    entity: Entity,
-    schema: pa.Schema,
-    as_of: datetime,
-    base: Fingerprints,
-    change: HistoryChange,
-    share: KeyShare,
-) -> bool:
-    """`changed_keys` and `latest_rows` from the entities `change` points at; False when they are too many.
+        One aggregate over every history row and the fingerprints: an unchanged entity's
+        row hashes and fingerprints XOR to zero.
+        """
+        in_share = f"where true{self.share.condition(KEY_COLUMN)}"
+        sources = [f"select {KEY_COLUMN}, __row_hash, true as __new "
+                   f"from ({history_row_hashes_sql(self.view, self.entity, self.schema, self.as_of, self.share)})",
+                   f"select {KEY_COLUMN}, {HISTORY_COLUMN}, false from {_files(base.base)} {in_share}"]
+        if base.delta:
+            sources.append(f"select {KEY_COLUMN}, {FIX_COLUMN}, false from {_files(base.delta)} {in_share}")
+        difference = (f"select {KEY_COLUMN}, bit_xor(__row_hash) as __x, bool_or(__new) as __in_new "
+                      f"from ({' union all '.join(sources)}) group by {KEY_COLUMN} having bit_xor(__row_hash) <> 0")
+        pushed = _pushed(base)
+        self.connection.execute(
+            f"create or replace temp table {CHANGED_TABLE} as select c.{KEY_COLUMN}, c.__x, c.__in_new, "
+            f"{pushed.columns()} from ({difference}) as c{pushed.joins}"
+        )
 
-    An entity none of whose rows is in a row group that is new or that left, or
-    newly reached by the clock, has the history the fingerprints fingerprinted. For
-    the others, one read of their rows gives both the history fingerprint and
-    the latest row.
-    """
-    candidates = [keys_in_rows_sql(entity, change.new_ranges, share)] if change.new_ranges else []
-    if change.gone_keys:
-        gone = tuple(Path(path) for path in change.gone_keys)
-        candidates.append(f"select {KEY_COLUMN} from {_files(gone)} where true{share.condition(KEY_COLUMN)}")
-    if change.reached_after is not None:
-        candidates.append(keys_reached_sql(view, entity, schema, change.reached_after, as_of, share))
-    if not candidates:
-        candidates.append(f"select {KEY_COLUMN} from {_files(base.base)} where false")  # none: an empty set
-    connection.execute(f"create or replace temp table {CANDIDATE_TABLE} as select distinct {KEY_COLUMN} "
-                       f"from ({' union all '.join(candidates)})")
-    (count,) = connection.execute(f"select count(*) from {CANDIDATE_TABLE}").fetchone()
-    if count > min(LATEST_PARTITION_ENTITIES, NARROW_MAX_SHARE * max(sum(base.rows()), 1)):
-        return False
-    perfect_hashing(connection, False)
-    latest = latest_typed_sql(view, entity, schema, as_of, CANDIDATE_TABLE, share, with_history=True)
-    connection.execute(f"create or replace temp table {CANDIDATE_LATEST_TABLE} as "
-                       f"select *, {_row_fingerprint(view, 'l')} from ({latest}) as l")
-    pushed = _pushed(base)
-    connection.execute(
-        f"create or replace temp table {CHANGED_TABLE} as select * from (select c.{KEY_COLUMN}, "
-        f"xor(coalesce(n.{HISTORY_COLUMN}, 0::ubigint), {pushed.history}) as __x, "
-        f"n.{KEY_COLUMN} is not null as __in_new, {pushed.columns()} from {CANDIDATE_TABLE} as c "
-        f"left join {CANDIDATE_LATEST_TABLE} as n on n.{KEY_COLUMN} = c.{KEY_COLUMN}{pushed.joins}) "
-        f"where __x <> 0"
-    )
-    connection.execute(
-        f"create or replace temp table {LATEST_TABLE} as select * exclude ({HISTORY_COLUMN}) "
-        f"from {CANDIDATE_LATEST_TABLE} where {KEY_COLUMN} in (select {KEY_COLUMN} from {CHANGED_TABLE})"
-    )
-    return True
+    def find_changed_among_candidates(self, base: Fingerprints, change: HistoryChange) -> bool:
+        """`changed_keys` and `latest_rows` from the entities `change` points at; False when they are too many.
 
+        An entity none of whose rows is in a row group that is new or that left, or
+        newly reached by the clock, has the history the fingerprints fingerprinted. For
+        the others, one read of their rows gives both the history fingerprint and
+        the latest row.
+        """
+        candidates = [keys_in_rows_sql(self.entity, change.new_ranges, self.share)] if change.new_ranges else []
+        if change.gone_keys:
+            gone = tuple(Path(path) for path in change.gone_keys)
+            candidates.append(f"select {KEY_COLUMN} from {_files(gone)} where true{self.share.condition(KEY_COLUMN)}")
+        if change.reached_after is not None:
+            candidates.append(keys_reached_sql(self.view, self.entity, self.schema, change.reached_after, self.as_of,
+                                               self.share))
+        if not candidates:
+            candidates.append(f"select {KEY_COLUMN} from {_files(base.base)} where false")  # none: an empty set
+        self.connection.execute(f"create or replace temp table {CANDIDATE_TABLE} as select distinct {KEY_COLUMN} "
+                                f"from ({' union all '.join(candidates)})")
+        (count,) = self.connection.execute(f"select count(*) from {CANDIDATE_TABLE}").fetchone()
+        if count > min(LATEST_PARTITION_ENTITIES, NARROW_MAX_SHARE * max(sum(base.rows()), 1)):
+            return False
+        perfect_hashing(self.connection, False)
+        latest = latest_typed_sql(self.view, self.entity, self.schema, self.as_of, CANDIDATE_TABLE, self.share,
+                                  with_history=True)
+        self.connection.execute(f"create or replace temp table {CANDIDATE_LATEST_TABLE} as "
+                                f"select *, {_row_fingerprint(self.view, 'l')} from ({latest}) as l")
+        pushed = _pushed(base)
+        self.connection.execute(
+            f"create or replace temp table {CHANGED_TABLE} as select * from (select c.{KEY_COLUMN}, "
+            f"xor(coalesce(n.{HISTORY_COLUMN}, 0::ubigint), {pushed.history}) as __x, "
+            f"n.{KEY_COLUMN} is not null as __in_new, {pushed.columns()} from {CANDIDATE_TABLE} as c "
+            f"left join {CANDIDATE_LATEST_TABLE} as n on n.{KEY_COLUMN} = c.{KEY_COLUMN}{pushed.joins}) "
+            f"where __x <> 0"
+        )
+        self.connection.execute(
+            f"create or replace temp table {LATEST_TABLE} as select * exclude ({HISTORY_COLUMN}) "
+            f"from {CANDIDATE_LATEST_TABLE} where {KEY_COLUMN} in (select {KEY_COLUMN} from {CHANGED_TABLE})"
+        )
+        return True
 
-def _compute_latest(
-    connection: duckdb.DuckDBPyConnection,
-    view: FeatureView,
-    entity: Entity,
-    schema: pa.Schema,
-    as_of: datetime,
-    only_keys: str | None,
-    to_compute: int,
-    share: KeyShare,
-) -> int:
-    perfect_hashing(connection, False)
-    partitions = max(1, -(-to_compute // LATEST_PARTITION_ENTITIES))
-    for index in range(partitions):
-        latest = latest_typed_sql(view, entity, schema, as_of, only_keys, share.part(index, partitions))
-        # Each row's fingerprint once, beside it: the diff and the next fingerprints both read it.
-        sql = f"select *, {_row_fingerprint(view, 'l')} from ({latest}) as l"
-        if index == 0:
-            connection.execute(f"create or replace temp table {LATEST_TABLE} as {sql}")
-        else:
-            connection.execute(f"insert into {LATEST_TABLE} {sql}")
-    (recomputed,) = connection.execute(f"select count(*) from {LATEST_TABLE}").fetchone()
-    return int(recomputed)
+    def compute_latest(self, only_keys: str | None, to_compute: int) -> int:
+        """`latest_rows` of the entities in `only_keys` (all when None), a million entities at a time."""
+        perfect_hashing(self.connection, False)
+        partitions = max(1, -(-to_compute // LATEST_PARTITION_ENTITIES))
+        for index in range(partitions):
+            part = self.share.part(index, partitions)
+            latest = latest_typed_sql(self.view, self.entity, self.schema, self.as_of, only_keys, part)
+            # Each row's fingerprint once, beside it: the diff and the next fingerprints both read it.
+            sql = f"select *, {_row_fingerprint(self.view, 'l')} from ({latest}) as l"
+            if index == 0:
+                self.connection.execute(f"create or replace temp table {LATEST_TABLE} as {sql}")
+            else:
+                self.connection.execute(f"insert into {LATEST_TABLE} {sql}")
+        (recomputed,) = self.connection.execute(f"select count(*) from {LATEST_TABLE}").fetchone()
+        return int(recomputed)
 
 
 def _row_fingerprint(view: FeatureView, alias: str) -> str:

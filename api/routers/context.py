@@ -6,18 +6,18 @@ normally `api.middleware.fast_path` answers the same requests with the same func
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from api.answers.entities import context_answer, context_batch_answer, read_body
 from api.core.responses import JSON_MEDIA_TYPE
-from api.routers.features import INVALID_ID, UNKNOWN_ENTITY, EntityParam
+from api.deps import EntityIdParam, EntityParam, SettingsDep, StoreDep
 from api.routers.schemas import (
     CONTEXT_BATCH_EXAMPLE,
     CONTEXT_EXAMPLE,
+    INVALID_ID,
     REDIS_DOWN,
+    UNKNOWN_ENTITY,
     ContextBatchRequest,
     ContextBatchResponse,
     ContextResponse,
@@ -56,11 +56,11 @@ TEMPLATE_HELP = (
     },
 )
 async def get_context(
-    request: Request,
+    store: StoreDep,
     entity: EntityParam,
-    entity_id: Annotated[str, Path(alias="id", description="The entity's id (its join key value).", examples=["42"])],
+    entity_id: EntityIdParam,
 ) -> Response:
-    body = await context_answer(request.app.state.store, entity, entity_id)
+    body = await context_answer(store, entity, entity_id)
     return Response(body, media_type=JSON_MEDIA_TYPE)
 
 
@@ -95,8 +95,7 @@ async def get_context(
         503: REDIS_DOWN,
     },
 )
-async def post_context(request: Request, entity: EntityParam) -> Response:
-    settings = request.app.state.settings
+async def post_context(request: Request, store: StoreDep, settings: SettingsDep, entity: EntityParam) -> Response:
     body = await read_body(request.stream(), request.headers.get("content-length"), settings.max_body_bytes)
-    answer = await context_batch_answer(request.app.state.store, entity, body, settings.max_batch_ids)
+    answer = await context_batch_answer(store, entity, body, settings.max_batch_ids)
     return Response(answer, media_type=JSON_MEDIA_TYPE)

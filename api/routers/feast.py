@@ -12,10 +12,11 @@ from starlette.responses import Response
 from api.answers.entities import read_body
 from api.answers.feast import feast_answer
 from api.core.responses import JSON_MEDIA_TYPE
-from api.routers.features import INVALID_ID
+from api.deps import SettingsDep, StoreDep
 from api.routers.schemas import (
     FEAST_EXAMPLE,
     FEAST_REQUEST_EXAMPLE,
+    INVALID_ID,
     REDIS_DOWN,
     FeastRequest,
     FeastResponse,
@@ -63,8 +64,7 @@ router = APIRouter(tags=["feast"])
         503: REDIS_DOWN,
     },
 )
-async def get_online_features(request: Request) -> Response:
-    settings = request.app.state.settings
+async def get_online_features(request: Request, store: StoreDep, settings: SettingsDep) -> Response:
     body = await read_body(request.stream(), request.headers.get("content-length"), settings.max_body_bytes)
-    answer = await feast_answer(request.app.state.store, body, settings.max_batch_ids)
+    answer = await feast_answer(store, body, settings.max_batch_ids)
     return Response(answer, media_type=JSON_MEDIA_TYPE)

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from api.answers.entities import batch_answer, features_answer, read_body
 from api.core.responses import JSON_MEDIA_TYPE
-from api.reader.store import OnlineStore
+from api.deps import EntityIdParam, EntityParam, SettingsDep, StoreDep
 from api.routers.schemas import (
     BATCH_EXAMPLE,
     FEATURES_EXAMPLE,
+    INVALID_ID,
     REDIS_DOWN,
+    UNKNOWN_ENTITY,
     BatchRequest,
     BatchResponse,
     FeaturesResponse,
@@ -25,30 +27,6 @@ from api.routers.schemas import (
 )
 
 router = APIRouter(tags=["features"])
-
-UNKNOWN_ENTITY = error_example(
-    "Unknown entity, unknown feature name, or an empty selection.",
-    "unknown_feature",
-    "entity 'user' has no feature 'watch_count'; valid features: is_active_7d, last_genre, watch_count_30d",
-    unknown_features=["watch_count"],
-    valid_features=["is_active_7d", "last_genre", "watch_count_30d"],
-)
-INVALID_ID = error_example(
-    "A malformed id: int64 keys take an optional minus and digits; string keys 1-128 characters "
-    "from A-Z, a-z, 0-9, `_`, `.`, `-`.",
-    "invalid_id",
-    "invalid id '1:2' for entity 'user': expected an int64 id: an optional minus and at most 19 digits",
-    invalid_ids=[
-        {"index": 0, "id": "1:2", "reason": "expected an int64 id: an optional minus and at most 19 digits"}
-    ],
-)
-
-EntityParam = Annotated[str, Path(description="The entity type, e.g. `user`.", examples=["user"])]
-
-
-def _store(request: Request) -> OnlineStore:
-    return request.app.state.store
-
 
 @router.get(
     "/features/{entity}/{id}",
@@ -77,11 +55,9 @@ def _store(request: Request) -> OnlineStore:
     },
 )
 async def get_features(
-    request: Request,
+    store: StoreDep,
     entity: EntityParam,
-    entity_id: Annotated[
-        str, Path(alias="id", description="The entity's id (its join key value).", examples=["42"])
-    ],
+    entity_id: EntityIdParam,
     features: Annotated[
         str | None,
         Query(
@@ -90,7 +66,7 @@ async def get_features(
         ),
     ] = None,
 ) -> Response:
-    body = await features_answer(_store(request), entity, entity_id, features)
+    body = await features_answer(store, entity, entity_id, features)
     return Response(body, media_type=JSON_MEDIA_TYPE)
 
 
@@ -128,8 +104,7 @@ async def get_features(
         503: REDIS_DOWN,
     },
 )
-async def get_features_batch(request: Request, entity: EntityParam) -> Response:
-    settings = request.app.state.settings
+async def get_features_batch(request: Request, store: StoreDep, settings: SettingsDep, entity: EntityParam) -> Response:
     body = await read_body(request.stream(), request.headers.get("content-length"), settings.max_body_bytes)
-    answer = await batch_answer(_store(request), entity, body, settings.max_batch_ids)
+    answer = await batch_answer(store, entity, body, settings.max_batch_ids)
     return Response(answer, media_type=JSON_MEDIA_TYPE)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from starlette.responses import Response
 
 from api.core.responses import json_response
-from api.reader.store import OnlineStore
+from api.deps import StoreDep
 from api.routers.schemas import HealthResponse, ReadyResponse, error_example
 
 router = APIRouter(tags=["health"])
@@ -51,8 +51,7 @@ async def health() -> Response:
         ),
     },
 )
-async def ready(request: Request) -> Response:
-    store: OnlineStore = request.app.state.store
+async def ready(store: StoreDep) -> Response:
     redis_ok, registry_ok, reason = await store.readiness()
     if reason is not None:
         payload = {"error": "not_ready", "detail": reason, "redis": redis_ok, "registry": registry_ok}

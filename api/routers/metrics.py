@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from starlette.responses import Response
 
 from api.core import metrics
 from api.core.errors import ApiError
-from api.reader.store import OnlineStore
+from api.deps import StoreDep
 
 router = APIRouter(tags=["observability"])
 
@@ -37,8 +37,7 @@ feature_api_view_last_sync_age_seconds{view="user_watch_stats"} 1834.2
     response_class=Response,
     responses={200: {"content": {"text/plain": {"example": METRICS_EXAMPLE}}, "description": "The metrics."}},
 )
-async def get_metrics(request: Request) -> Response:
-    store: OnlineStore = request.app.state.store
+async def get_metrics(store: StoreDep) -> Response:
     last_syncs: dict[str, datetime | None] | None
     try:
         served = await store.current_served_registry()

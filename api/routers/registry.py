@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from starlette.responses import Response
 
 from api.core.responses import json_response
+from api.deps import StoreDep
 from api.reader.served_registry import ServedRegistry
 from api.reader.store import OnlineStore
 from api.routers.schemas import REDIS_DOWN, RegistryResponse
@@ -66,8 +67,7 @@ REGISTRY_EXAMPLE: dict[str, Any] = {
         503: REDIS_DOWN,
     },
 )
-async def get_registry(request: Request) -> Response:
-    store: OnlineStore = request.app.state.store
+async def get_registry(store: StoreDep) -> Response:
     served = await store.current_served_registry()
     return json_response(registry_document(served, store))
 

@@ -266,3 +266,21 @@ class FeastResponse(BaseModel):
 class UnauthorizedResponse(BaseModel):
     error: Literal["unauthorized"]
     detail: str
+
+
+UNKNOWN_ENTITY = error_example(
+    "Unknown entity, unknown feature name, or an empty selection.",
+    "unknown_feature",
+    "entity 'user' has no feature 'watch_count'; valid features: is_active_7d, last_genre, watch_count_30d",
+    unknown_features=["watch_count"],
+    valid_features=["is_active_7d", "last_genre", "watch_count_30d"],
+)
+INVALID_ID = error_example(
+    "A malformed id: int64 keys take an optional minus and digits; string keys 1-128 characters "
+    "from A-Z, a-z, 0-9, `_`, `.`, `-`.",
+    "invalid_id",
+    "invalid id '1:2' for entity 'user': expected an int64 id: an optional minus and at most 19 digits",
+    invalid_ids=[
+        {"index": 0, "id": "1:2", "reason": "expected an int64 id: an optional minus and at most 19 digits"}
+    ],
+)

@@ -30,7 +30,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 import duckdb
 import pyarrow as pa
@@ -97,31 +97,39 @@ class TrainingSetRun:
     compiled: bool
 
 
+class TrainingSetOptions(TypedDict, total=False):
+    """The keyword options of every way to build a training set, each with its default.
+
+    project_dir: the dbt project (default "."); implementation: "duckdb" or "portable"
+    (default: the adapter's own); spine_timestamp: the spine's time column (default
+    "event_timestamp"); threads: DuckDB's threads (default: every core); cache_dir: where
+    compiled SQL is kept (default: target/training_set/ in the project); recompile: have dbt
+    compile the join even when SQL kept for the same inputs exists (default False).
+    """
+
+    project_dir: str | Path
+    implementation: str | None
+    spine_timestamp: str
+    threads: int | None
+    cache_dir: str | Path | None
+    recompile: bool
+
+
 def build_training_set(
-    spine: Spine,
-    features: Sequence[str],
-    out: str | Path | None = None,
-    *,
-    project_dir: str | Path = ".",
-    implementation: str | None = None,
-    spine_timestamp: str = "event_timestamp",
-    threads: int | None = None,
-    cache_dir: str | Path | None = None,
-    recompile: bool = False,
+    spine: Spine, features: Sequence[str], out: str | Path | None = None, **options: Unpack[TrainingSetOptions]
 ) -> pa.Table:
     """The spine joined point in time to `features`, as a pyarrow Table (also written to `out` if given).
 
-    recompile: have dbt compile the join even when SQL kept for the same inputs exists.
+    Options: see TrainingSetOptions.
     """
     with tempfile.TemporaryDirectory(prefix="training_set_") as scratch:
         target = Path(out) if out is not None else Path(scratch) / "training_set.parquet"
-        _build(spine, features, target, Path(project_dir), implementation, spine_timestamp, threads,
-               Path(cache_dir) if cache_dir else None, Path(scratch), recompile)
+        _build(spine, features, target, Path(scratch), options)
         return pq.read_table(target)
 
 
 def build_training_frame(spine: Spine, features: Sequence[str], out: str | Path | None = None,
-                         **options: Any) -> pd.DataFrame:
+                         **options: Unpack[TrainingSetOptions]) -> pd.DataFrame:
     """As build_training_set, as a pandas DataFrame."""
     try:
         import pandas  # noqa: F401
@@ -131,28 +139,26 @@ def build_training_frame(spine: Spine, features: Sequence[str], out: str | Path 
 
 
 def write_training_set(
-    spine: Spine,
-    features: Sequence[str],
-    out: str | Path,
-    *,
-    project_dir: str | Path = ".",
-    implementation: str | None = None,
-    spine_timestamp: str = "event_timestamp",
-    threads: int | None = None,
-    cache_dir: str | Path | None = None,
-    recompile: bool = False,
+    spine: Spine, features: Sequence[str], out: str | Path, **options: Unpack[TrainingSetOptions]
 ) -> TrainingSetRun:
-    """Write the training set to the Parquet file `out` without reading it back."""
+    """Write the training set to the Parquet file `out` without reading it back. Options: see TrainingSetOptions."""
     with tempfile.TemporaryDirectory(prefix="training_set_") as scratch:
-        return _build(spine, features, Path(out), Path(project_dir), implementation, spine_timestamp, threads,
-                      Path(cache_dir) if cache_dir else None, Path(scratch), recompile)
+        return _build(spine, features, Path(out), Path(scratch), options)
 
 
-def _build(
-    spine: Spine, features: Sequence[str], out: Path, project_dir: Path, implementation: str | None,
-    spine_timestamp: str, threads: int | None, cache_dir: Path | None, scratch: Path, recompile: bool = False,
-) -> TrainingSetRun:
+def _build(spine: Spine, features: Sequence[str], out: Path, scratch: Path,
+           options: TrainingSetOptions) -> TrainingSetRun:
     started = time.perf_counter()
+    unknown = sorted(set(options) - set(TrainingSetOptions.__annotations__))
+    if unknown:
+        raise TypeError(f"unexpected keyword argument(s) {', '.join(unknown)}; "
+                        f"the options are {', '.join(TrainingSetOptions.__annotations__)}")
+    project_dir = Path(options.get("project_dir", "."))
+    implementation = options.get("implementation")
+    spine_timestamp = options.get("spine_timestamp", "event_timestamp")
+    threads = options.get("threads")
+    cache_dir = Path(cache) if (cache := options.get("cache_dir")) else None
+    recompile = options.get("recompile", False)
     if implementation not in (None, *IMPLEMENTATIONS):
         choices = ", ".join(IMPLEMENTATIONS)
         raise TrainingSetError(f"unknown implementation {implementation!r}; use one of {choices}")
