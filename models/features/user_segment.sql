@@ -10,10 +10,10 @@ with users as (
 
 days as (
 
-    {{ dbt.date_spine(
+    {{ date_periods(
         'day',
         '(select min(' ~ dbt.date_trunc('day', 'signed_up_at') ~ ') from ' ~ ref('stg_users') ~ ')',
-        dbt.dateadd('day', 1, dbt.date_trunc('day', demo_now()))
+        dbt.date_trunc('day', demo_now())
     ) }}
 
 ),
