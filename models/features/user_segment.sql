@@ -69,20 +69,7 @@ segmented as (
         titles_7d > 0 as is_active_7d
     from trailing_activity
 
-),
-
-with_previous as (
-
-    select
-        *,
-        lag(user_segment) over (partition by user_id order by event_timestamp) as previous_segment,
-        lag(is_active_7d) over (partition by user_id order by event_timestamp) as previous_active
-    from segmented
-
 )
 
-select user_id, event_timestamp, user_segment, is_active_7d
-from with_previous
-where previous_segment is null
-    or previous_segment <> user_segment
-    or previous_active <> is_active_7d
+{{ history_changes('segmented', keys=['user_id'], timestamp='event_timestamp',
+                   columns=['user_segment', 'is_active_7d']) }}
