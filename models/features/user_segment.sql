@@ -10,10 +10,10 @@ with users as (
 
 days as (
 
-    {{ dbt.date_spine(
+    {{ date_periods(
         'day',
         '(select min(' ~ dbt.date_trunc('day', 'signed_up_at') ~ ') from ' ~ ref('stg_users') ~ ')',
-        dbt.dateadd('day', 1, dbt.date_trunc('day', demo_now()))
+        dbt.date_trunc('day', demo_now())
     ) }}
 
 ),
@@ -69,20 +69,7 @@ segmented as (
         titles_7d > 0 as is_active_7d
     from trailing_activity
 
-),
-
-with_previous as (
-
-    select
-        *,
-        lag(user_segment) over (partition by user_id order by event_timestamp) as previous_segment,
-        lag(is_active_7d) over (partition by user_id order by event_timestamp) as previous_active
-    from segmented
-
 )
 
-select user_id, event_timestamp, user_segment, is_active_7d
-from with_previous
-where previous_segment is null
-    or previous_segment <> user_segment
-    or previous_active <> is_active_7d
+{{ history_changes('segmented', keys=['user_id'], timestamp='event_timestamp',
+                   columns=['user_segment', 'is_active_7d']) }}

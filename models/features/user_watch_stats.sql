@@ -44,13 +44,10 @@ running as (
 
 ),
 
-with_previous as (
+changes as (
 
-    select
-        *,
-        lag(watch_count_30d) over (partition by user_id order by event_timestamp) as previous_count,
-        lag(watch_minutes_30d) over (partition by user_id order by event_timestamp) as previous_minutes
-    from running
+    {{ history_changes('running', keys=['user_id'], timestamp='event_timestamp',
+                       columns=['watch_count_30d', 'watch_minutes_30d']) }}
 
 )
 
@@ -63,7 +60,4 @@ select
     -- round() of a double is engine-specific at ties (38.675 is 38.67 on DuckDB, 38.68 on Spark).
     cast(floor(cast(200 * watch_minutes_30d + watch_count_30d as double) / nullif(2 * watch_count_30d, 0))
         as double) / 100 as avg_minutes_per_title_30d
-from with_previous
-where previous_count is null
-    or previous_count <> watch_count_30d
-    or previous_minutes <> watch_minutes_30d
+from changes

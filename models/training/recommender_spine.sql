@@ -2,8 +2,10 @@
 -- 00:00 UTC the recommender suggests one genre to every subscriber; the label
 -- says whether the subscriber started a title of that genre in the 7 days after.
 -- The suggestion is the genre most watched across the service in the 7 days
--- before (known at that moment, ties to the first name). Weeks whose label window
--- reaches past the newest event are left out: their labels are not known yet.
+-- before (known at that moment, ties to the first name). The weeks run from the
+-- first Monday after the first event to the last week (Monday to Sunday) over by
+-- the day 7 days before the newest event, so no label window reaches past the
+-- newest event: such labels would not be known yet.
 with watches as (
 
     select events.user_id, events.watched_at, titles.genre
@@ -14,10 +16,12 @@ with watches as (
 
 weeks as (
 
-    {{ dbt.date_spine(
+    {%- set first_event = '(select min(watched_at) from ' ~ ref('stg_watch_events') ~ ')' %}
+    {%- set newest_event = '(select max(watched_at) from ' ~ ref('stg_watch_events') ~ ')' %}
+    {{ date_periods(
         'week',
-        dbt.dateadd('week', 1, dbt.date_trunc('week', '(select min(watched_at) from ' ~ ref('stg_watch_events') ~ ')')),
-        dbt.dateadd('day', -7, '(select max(watched_at) from ' ~ ref('stg_watch_events') ~ ')')
+        dbt.dateadd('week', 1, dbt.date_trunc('week', first_event)),
+        dbt.dateadd('day', -6, dbt.date_trunc('day', dbt.dateadd('day', -7, newest_event)))
     ) }}
 
 ),
