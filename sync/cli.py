@@ -199,9 +199,38 @@ def cmd_redis(argv: list[str]) -> int:
 
 
 def cmd_training_set(argv: list[str]) -> int:
-    from feature_store.offline import training_set
+    """`python -m sync training-set ...`: 0 on success, 1 when the training set cannot be built."""
+    from feature_store.offline.training_compile import IMPLEMENTATIONS
+    from feature_store.offline.training_set import write_training_set
 
-    return training_set.main(argv)
+    parser = argparse.ArgumentParser(
+        prog="python -m sync training-set",
+        description="Build a point-in-time correct training set from a spine file and a list of features.",
+    )
+    parser.add_argument("--spine", required=True, type=Path,
+                        help="Parquet or CSV: entity key, event_timestamp, any columns to pass through")
+    parser.add_argument("--features", required=True,
+                        help="comma-separated feature names, e.g. user_segment,watch_count_30d,last_genre")
+    parser.add_argument("--out", required=True, type=Path, help="the Parquet file to write")
+    parser.add_argument("--project-dir", type=Path, default=Path.cwd(),
+                        help="the dbt project, built (default: the current folder)")
+    parser.add_argument("--spine-timestamp", default="event_timestamp",
+                        help="the spine's timestamp column (default: event_timestamp)")
+    parser.add_argument("--implementation", choices=IMPLEMENTATIONS, default=None,
+                        help="force the join's implementation (default: DuckDB's own, the ASOF join)")
+    parser.add_argument("--threads", type=int, default=None, help="DuckDB threads (default: one per core)")
+    parser.add_argument("--recompile", action="store_true",
+                        help="have dbt compile the join even if SQL kept for the same project files, dbt "
+                             "version, features and spine columns exists (it is otherwise reused)")
+    args = parser.parse_args(argv)
+    features = [name.strip() for name in args.features.split(",") if name.strip()]
+    run = write_training_set(
+        args.spine, features, args.out, project_dir=args.project_dir, implementation=args.implementation,
+        spine_timestamp=args.spine_timestamp, threads=args.threads, recompile=args.recompile,
+    )
+    how = "compiled by dbt" if run.compiled else "SQL kept from an earlier compile"
+    print(f"wrote {run.rows:,} rows x {run.columns} columns to {args.out} in {run.seconds:.2f}s ({how})")
+    return 0
 
 
 COMMANDS = {"run": cmd_run, "status": cmd_status, "verify": cmd_verify, "training-set": cmd_training_set,

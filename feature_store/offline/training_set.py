@@ -22,8 +22,6 @@ features; that result is kept only when dbt compiles the same text.
 
 from __future__ import annotations
 
-import argparse
-import sys
 import tempfile
 import threading
 import time
@@ -36,7 +34,6 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from feature_store.errors import FeatureStoreError
 from feature_store.offline.connection import connect
 from feature_store.offline.history import parquet_files
 from feature_store.offline.training_compile import (
@@ -308,47 +305,3 @@ class _EarlyJoin:
         self.thread.join()
         self.connection.close()
         return self.error is None
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m sync training-set",
-        description="Build a point-in-time correct training set from a spine file and a list of features.",
-    )
-    parser.add_argument("--spine", required=True, type=Path,
-                        help="Parquet or CSV: entity key, event_timestamp, any columns to pass through")
-    parser.add_argument("--features", required=True,
-                        help="comma-separated feature names, e.g. user_segment,watch_count_30d,last_genre")
-    parser.add_argument("--out", required=True, type=Path, help="the Parquet file to write")
-    parser.add_argument("--project-dir", type=Path, default=Path.cwd(),
-                        help="the dbt project, built (default: the current folder)")
-    parser.add_argument("--spine-timestamp", default="event_timestamp",
-                        help="the spine's timestamp column (default: event_timestamp)")
-    parser.add_argument("--implementation", choices=IMPLEMENTATIONS, default=None,
-                        help="force the join's implementation (default: DuckDB's own, the ASOF join)")
-    parser.add_argument("--threads", type=int, default=None, help="DuckDB threads (default: one per core)")
-    parser.add_argument("--recompile", action="store_true",
-                        help="have dbt compile the join even if SQL kept for the same project files, dbt "
-                             "version, features and spine columns exists (it is otherwise reused)")
-    return parser
-
-
-def main(argv: list[str]) -> int:
-    """`python -m sync training-set ...`: 0 on success, 1 when the training set cannot be built."""
-    args = _parser().parse_args(argv)
-    features = [name.strip() for name in args.features.split(",") if name.strip()]
-    try:
-        run = write_training_set(
-            args.spine, features, args.out, project_dir=args.project_dir, implementation=args.implementation,
-            spine_timestamp=args.spine_timestamp, threads=args.threads, recompile=args.recompile,
-        )
-    except FeatureStoreError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    how = "compiled by dbt" if run.compiled else "SQL kept from an earlier compile"
-    print(f"wrote {run.rows:,} rows x {run.columns} columns to {args.out} in {run.seconds:.2f}s ({how})")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

@@ -14,7 +14,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from feature_store.offline.training_set import build_training_frame, build_training_set, main, write_training_set
+from feature_store.offline.training_set import build_training_frame, build_training_set, write_training_set
+from sync.cli import main as sync_main
 from tests.conftest import PROJECT_DIR, BuiltProject
 
 FEATURES = ["user_segment", "watch_count_30d", "last_genre"]
@@ -54,7 +55,7 @@ def target_files(project: Path) -> dict[str, int]:
 def test_cli_builds_the_demo_training_set_from_a_csv_spine_in_its_order(project, spine_csv, tmp_path, capsys):
     before = target_files(project)
     out = tmp_path / "train.parquet"
-    code = main(["--spine", str(spine_csv), "--features", ",".join(FEATURES), "--out", str(out),
+    code = sync_main(["training-set", "--spine", str(spine_csv), "--features", ",".join(FEATURES), "--out", str(out),
                  "--project-dir", str(project)])
     assert code == 0, capsys.readouterr().err
     assert "rows x 10 columns" in capsys.readouterr().out
@@ -105,7 +106,7 @@ def test_last_times_sql_starts_early_when_dbt_must_compile_again(built_project, 
 
 
 def test_unknown_feature_is_reported(project, spine_csv, tmp_path, capsys):
-    code = main(["--spine", str(spine_csv), "--features", "last_genre,nope",
+    code = sync_main(["training-set", "--spine", str(spine_csv), "--features", "last_genre,nope",
                  "--out", str(tmp_path / "x.parquet"), "--project-dir", str(project)])
     assert code == 1
     assert "no feature named 'nope'" in capsys.readouterr().err
@@ -116,7 +117,7 @@ def test_a_spine_column_named_like_a_feature_is_reported(project, tmp_path, caps
     spine = pq.read_table(project / "data" / "training" / "recommender_spine.parquet")
     clashing = spine.append_column("last_genre", pa.array(["x"] * spine.num_rows))
     pq.write_table(clashing, tmp_path / "spine.parquet")
-    code = main(["--spine", str(tmp_path / "spine.parquet"), "--features", "last_genre",
+    code = sync_main(["training-set", "--spine", str(tmp_path / "spine.parquet"), "--features", "last_genre",
                  "--out", str(tmp_path / "x.parquet"), "--project-dir", str(project)])
     assert code == 1
     message = capsys.readouterr().err
