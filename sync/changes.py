@@ -39,9 +39,7 @@ import pyarrow as pa
 from feature_store.offline.connection import perfect_hashing
 from feature_store.offline.history import (
     HISTORY_COLUMN,
-    ID_COLUMN,
     KEY_COLUMN,
-    TS_COLUMN,
     TS_VALUE_COLUMN,
     WHOLE,
     KeyShare,
@@ -55,7 +53,7 @@ from feature_store.offline.history import (
 from feature_store.offline.history_layout import NARROW_MAX_SHARE, HistoryChange
 from feature_store.online.writes.resp import OP_COLUMN, RESP_COLUMN, CommandSql
 from feature_store.registry.model import Entity, FeatureView
-from feature_store.sql import literal, quote
+from feature_store.sql import ID_COLUMN, TS_COLUMN, literal, quote
 from sync.record import Fingerprints
 
 HASH_COLUMN = "__hash"

@@ -17,10 +17,10 @@ import redis
 from feature_store.clock import parse_timestamp
 from feature_store.offline import connection as duckdb_connection
 from feature_store.offline import history as offline
-from feature_store.offline.history import ID_COLUMN, TS_COLUMN
 from feature_store.online.keys import timestamp_field
 from feature_store.online.writes.writer import read_sync_reports
 from feature_store.registry.model import FeatureView, Registry
+from feature_store.sql import ID_COLUMN, TS_COLUMN
 
 CHUNK = 2_000
 EXAMPLES = 5

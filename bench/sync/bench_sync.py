@@ -37,6 +37,7 @@ from feature_store.offline import connection as duckdb_connection
 from feature_store.offline import history as offline
 from feature_store.online.embedded.server import EmbeddedRedis, find_redis_server
 from feature_store.registry.manifest import load_registry
+from feature_store.sql import ID_COLUMN, TS_COLUMN
 
 REPO = Path(__file__).resolve().parents[2]
 HEADING = "## Sync (materialization into Redis)"
@@ -81,8 +82,8 @@ def reference_sync(project: Path, url: str, port: int) -> Run:
         names = [name.encode() for name in view.feature_names]
         ts_field = f"_ts:{view.name}".encode()
         for batch in reader:
-            ids = batch.column(offline.ID_COLUMN).cast("binary").to_pylist()
-            stamps = batch.column(offline.TS_COLUMN).cast("binary").to_pylist()
+            ids = batch.column(ID_COLUMN).cast("binary").to_pylist()
+            stamps = batch.column(TS_COLUMN).cast("binary").to_pylist()
             columns = [batch.column(name.decode()).cast("binary").to_pylist() for name in names]
             out = []
             for row, entity_id in enumerate(ids):

@@ -20,10 +20,8 @@ import pyarrow.parquet as pq
 from feature_store.errors import DefinitionError, DefinitionErrors
 from feature_store.registry.dtypes import list_element
 from feature_store.registry.model import Entity, FeatureView, Registry
-from feature_store.sql import literal, quote
+from feature_store.sql import ID_COLUMN, TS_COLUMN, literal, quote
 
-ID_COLUMN = "__id"
-TS_COLUMN = "__ts"
 DEFAULT_BATCH_ROWS = 100_000
 
 

@@ -25,13 +25,13 @@ from datetime import datetime
 import pyarrow as pa
 import redis
 
-from feature_store.offline.history import ID_COLUMN
 from feature_store.online.keys import registry_key, registry_version_key, sync_report_key
 from feature_store.online.text import format_timestamp
 from feature_store.online.writes.cluster_writes import ClusterRespStream, delete_fields_in_cluster
 from feature_store.online.writes.resp import OP_COLUMN, RESP_COLUMN, CommandSql
 from feature_store.online.writes.resp_stream import RespStream, pack
 from feature_store.registry.model import FeatureView, Registry
+from feature_store.sql import ID_COLUMN
 
 DEFAULT_PIPELINE_ROWS = 5_000
 
