@@ -18,10 +18,14 @@
   (the contract tests, the point-in-time join):
 
     {'name', 'entity', 'keys': [join keys], 'key_dtype', 'timestamp', 'created_timestamp',
-     'freshness', 'ttl', 'columns', 'features': [{'name', 'dtype', 'data_type'}]}
+     'freshness', 'ttl', 'columns', 'features': [{'name', 'data_type', 'meta_dtype'}]}
 
   The entity's join keys come from the `entities` declaration that the view
   inherits (dbt_project.yml), the rest from the view's `config.meta` and columns.
+  Every column but the join keys and the timestamps is a feature, unless its meta
+  says `feature: false` (as the sync's registry decides); its dtype follows from
+  its `data_type` (feature_dtype_of, macros/feature_dtypes.sql), and `meta_dtype`
+  is a `dtype` still written in its meta, or none.
   `who` names the macro in the error raised for a model that is not a view.
 #}
 {% macro feature_view_description(node, who) -%}
@@ -34,21 +38,23 @@
         ~ "(declared under `entities:` in dbt_project.yml) and `timestamp`"
     ) -}}
   {%- endif -%}
+  {%- set keys = entity_spec.get('join_keys') or [entity_spec.get('join_key')] -%}
+  {%- set not_features = keys + [meta.get('timestamp'), meta.get('created_timestamp')] -%}
   {%- set features = [] -%}
-  {%- for column in node.columns.values() -%}
+  {%- for column in node.columns.values() if column.name not in not_features -%}
     {%- set column_meta = (column.config or {}).get('meta') or column.meta or {} -%}
-    {%- if column_meta.get('dtype') is not none -%}
+    {%- if column_meta.get('feature') is not sameas false -%}
       {%- do features.append({
           'name': column.name,
-          'dtype': column_meta.get('dtype') | string,
           'data_type': column.data_type,
+          'meta_dtype': column_meta.get('dtype'),
       }) -%}
     {%- endif -%}
   {%- endfor -%}
   {{- return({
       'name': node.name,
       'entity': entity,
-      'keys': entity_spec.get('join_keys') or [entity_spec.get('join_key')],
+      'keys': keys,
       'key_dtype': entity_spec.get('dtype', 'string'),
       'timestamp': meta.get('timestamp'),
       'created_timestamp': meta.get('created_timestamp') or none,

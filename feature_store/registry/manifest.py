@@ -2,8 +2,11 @@
 
 dbt is the single definition of every feature. A model is a feature view when
 its `config.meta` names an `entity` (or inherits the `entities` declaration of
-the features folder). Only the sync builds the registry this way; it publishes
-it into Redis (`Registry.to_json`), where the API reads it.
+the features folder). Every other column of a view than its entity's join keys,
+its `timestamp` and its `created_timestamp` is a feature (unless its meta says
+`feature: false`), whose dtype follows from the column's contract `data_type`.
+Only the sync builds the registry this way; it publishes it into Redis
+(`Registry.to_json`), where the API reads it.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from feature_store.errors import DefinitionError, DefinitionErrors, ManifestNotFound
-from feature_store.registry.dtypes import is_valid_dtype, list_element, valid_dtypes_text
+from feature_store.registry.dtypes import LIST_ELEMENT_DTYPES
 from feature_store.registry.durations import parse_duration
 from feature_store.registry.model import ENTITY_KEY_DTYPES, NAME_PATTERN, Entity, Feature, FeatureView, Registry
 from feature_store.registry.templates import check_format_spec, parse_context_template
@@ -179,18 +182,21 @@ def _build_view(
                f"add `location: data/features/{name}.parquet` under the model's config")
 
     features = []
-    columns = node.get("columns", {})
-    for column_name, column in columns.items():
-        column_meta = (column.get("config") or {}).get("meta") or column.get("meta") or {}
-        dtype = column_meta.get("dtype")
-        if dtype is None:
-            continue
-        feature = _build_feature(name, column_name, column, str(dtype), meta, refuse)
-        if feature is not None:
-            features.append(feature)
+    entity = entities.get(entity_name) if entity_name else None
+    # Which columns are features depends on the entity's keys: with no entity, judge none of them.
+    if entity is not None:
+        not_features = {
+            **{key: f"a join key of entity '{entity.name}'" for key in entity.join_keys},
+            **{column: "a timestamp column" for column in (timestamp, meta.get("created_timestamp")) if column},
+        }
+        for column_name, column in node.get("columns", {}).items():
+            feature = _build_feature(name, column_name, column, not_features.get(column_name), refuse)
+            if feature is not None:
+                features.append(feature)
     if not features and len(errors) == before:
         refuse("feature view has no feature columns",
-               "give at least one column `config: {meta: {dtype: <dtype>}}` in the model's YAML")
+               "add a column besides the entity's join keys and the timestamps, with its contract `data_type`, "
+               "to the model's YAML")
     if len(errors) > before:
         return None
     path = Path(location)
@@ -237,44 +243,72 @@ def _duration(meta: dict[str, Any], key: str, refuse: Any, required: bool) -> ti
         return None
 
 
-_DATA_TYPE_ALIASES = {
-    "int64": {"bigint", "int8", "int64", "long", "integer", "int", "int4", "int32", "smallint", "int2",
-              "tinyint", "hugeint"},
-    "float64": {"double", "float8", "float64", "double precision", "float", "float4", "real"},
-    "bool": {"boolean", "bool"},
-    "string": {"varchar", "text", "string", "char", "bpchar", "character varying"},
-    "timestamp": {"timestamp", "timestamp_us", "timestamp_ns", "timestamp_ms", "timestamp_s", "datetime",
-                  "timestamptz", "timestamp with time zone", "timestamp without time zone"},
+# The SQL types (a contract's `data_type`, or a built column's type, on DuckDB and Spark) that hold
+# each dtype without loss. HUGEINT is left out: its values need not fit int64.
+_SQL_TYPES = {
+    "int64": ("bigint", "int8", "int64", "long", "integer", "int", "int4", "int32", "smallint", "int2", "tinyint"),
+    "float64": ("double", "float8", "float64", "double precision", "float", "float4", "real"),
+    "bool": ("boolean", "bool"),
+    "string": ("varchar", "text", "string", "char", "bpchar", "character varying"),
+    "timestamp": ("timestamp", "timestamp_us", "timestamp_ns", "timestamp_ms", "timestamp_s", "datetime",
+                  "timestamptz", "timestamp with time zone", "timestamp without time zone"),
 }
+_DTYPE_OF_SQL_TYPE = {sql_type: dtype for dtype, sql_types in _SQL_TYPES.items() for sql_type in sql_types}
 
 
-def data_type_agrees(dtype: str, data_type: str) -> bool:
-    """Whether a contract `data_type` (SQL) can hold the meta `dtype`."""
-    normalized = re.sub(r"\(.*\)", "", data_type.strip().lower()).strip()
-    element = list_element(dtype)
-    if element is not None:
-        inner = re.match(r"^(?:array<(.+)>|(.+)\[\])$", normalized)
-        return bool(inner) and data_type_agrees(element, inner.group(1) or inner.group(2))
-    return normalized in _DATA_TYPE_ALIASES.get(dtype, set())
+def dtype_of_sql_type(sql_type: str) -> str | None:
+    """The feature dtype a SQL type holds (`BIGINT` -> int64, `varchar[]` and `array<string>` ->
+    list<string>), or None when it holds none of them."""
+    normalized = re.sub(r"\(.*\)", "", sql_type.strip().lower()).strip()  # decimal(18, 3) -> decimal
+    inner = re.match(r"^(?:array<(.+)>|(.+)\[\])$", normalized)
+    if inner:
+        element = dtype_of_sql_type(inner.group(1) or inner.group(2))
+        return f"list<{element}>" if element in LIST_ELEMENT_DTYPES else None
+    return _DTYPE_OF_SQL_TYPE.get(normalized)
+
+
+def supported_sql_types_text() -> str:
+    scalars = "; ".join(f"{', '.join(sql_types)} ({dtype})" for dtype, sql_types in _SQL_TYPES.items())
+    elements = f"{', '.join(LIST_ELEMENT_DTYPES[:-1])} or {LIST_ELEMENT_DTYPES[-1]}"
+    return (f"{scalars}; or an array of an {elements} type, e.g. `bigint[]` (list<int64>) or "
+            "`array<string>` (list<string>)")
 
 
 def _build_feature(
-    view: str, column_name: str, column: dict[str, Any], dtype: str, meta: dict[str, Any], refuse: Any
+    view: str, column_name: str, column: dict[str, Any], not_a_feature: str | None, refuse: Any
 ) -> Feature | None:
-    if not is_valid_dtype(dtype):
-        refuse(f"unknown dtype {dtype!r}", f"use one of: {valid_dtypes_text()}", column_name)
+    """The column as a feature: its dtype from its contract `data_type`. None when it is not a feature
+    (`not_a_feature` says why, or its meta says `feature: false`) or is refused."""
+    column_meta = (column.get("config") or {}).get("meta") or column.get("meta") or {}
+    written = column_meta.get("dtype")  # optional, and redundant: it must agree where it is still written
+    flag = column_meta.get("feature", True)
+    if not isinstance(flag, bool):
+        refuse(f"meta `feature` is {flag!r}", "write `feature: false` to leave the column out, or remove it",
+               column_name)
+        return None
+    if not_a_feature or not flag:
+        if written is not None:
+            refuse(f"the column is not a feature ({not_a_feature or 'its meta says `feature: false`'}) "
+                   f"but its meta has dtype {written!r}", "remove the `dtype`", column_name)
         return None
     if not NAME_PATTERN.match(column_name):
         refuse("feature name is not a lower-case identifier (a letter, then letters, digits or _)",
                "rename the column", column_name)
         return None
-    if column_name in (meta.get("timestamp"), meta.get("created_timestamp")):
-        refuse("the timestamp column cannot also be a feature", "remove its `dtype`", column_name)
-        return None
     data_type = column.get("data_type")
-    if data_type and not data_type_agrees(dtype, data_type):
-        refuse(f"contract data_type {data_type!r} disagrees with dtype {dtype!r}",
-               "make them agree (the data_type is what the model produces)", column_name)
+    if not data_type:
+        refuse("feature column has no contract `data_type`",
+               "declare the type the model produces, e.g. `data_type: bigint` (the feature's dtype follows from "
+               "it), or set `config: {meta: {feature: false}}` if the column is not a feature", column_name)
+        return None
+    dtype = dtype_of_sql_type(str(data_type))
+    if dtype is None:
+        refuse(f"contract data_type {data_type!r} maps to no feature dtype",
+               f"declare a data_type of a supported type: {supported_sql_types_text()}", column_name)
+        return None
+    if written is not None and written != dtype:
+        refuse(f"meta dtype {written!r} disagrees with {dtype!r}, the dtype of its contract data_type {data_type!r}",
+               "remove the `dtype`: a feature's dtype follows from its data_type", column_name)
         return None
     return Feature(column_name, dtype, view, (column.get("description") or "").strip())
 

@@ -1,10 +1,11 @@
 {#
-  Feature contract: every column's values fit its declared dtype. Checks, from
-  the view's YAML and the built relation (for an external view, the types read
-  back from its Parquet file, i.e. what the sync will read):
-    - each feature column exists and its built type holds its meta `dtype`;
-    - its contract `data_type`, where declared, holds the same dtype, so the two
-      declarations cannot drift apart (the registry applies the same rule);
+  Feature contract: every column's values fit its dtype. Checks, from the view's
+  YAML and the built relation (for an external view, the types read back from
+  its Parquet file, i.e. what the sync will read):
+    - each feature column has a contract `data_type` that maps to a dtype
+      (feature_dtype_of), and a `dtype` still written in its meta agrees with
+      that one (the registry applies the same rules);
+    - each feature column exists and its built type holds its dtype;
     - the entity key(s) hold the entity's dtype, the timestamp columns are
       timestamps.
   Returns one row per problem: column_name, dtype, found_type, problem.
@@ -25,22 +26,30 @@
     {%- do expected.append({'name': column, 'dtype': 'timestamp', 'what': 'timestamp column'}) -%}
   {%- endfor -%}
   {%- for feature in spec['features'] -%}
-    {%- do expected.append({'name': feature.name, 'dtype': feature.dtype, 'what': 'feature',
-                            'data_type': feature.data_type}) -%}
+    {%- set dtype = feature_dtype_of(feature.data_type) if feature.data_type else none -%}
+    {%- if not feature.data_type -%}
+      {%- do problems.append([feature.name, '', '',
+          'feature has no contract data_type: declare the type the model produces']) -%}
+    {%- elif dtype is none -%}
+      {%- do problems.append([feature.name, '', feature.data_type,
+          'contract data_type ' ~ feature.data_type ~ ' maps to no feature dtype']) -%}
+    {%- else -%}
+      {%- do expected.append({'name': feature.name, 'dtype': dtype, 'what': 'feature'}) -%}
+      {%- if feature.meta_dtype is not none and feature.meta_dtype | string != dtype -%}
+        {%- do problems.append([feature.name, dtype, feature.meta_dtype,
+            'meta dtype ' ~ feature.meta_dtype ~ ' disagrees with ' ~ dtype ~ ', the dtype of its contract data_type '
+            ~ feature.data_type ~ ': remove the dtype']) -%}
+      {%- endif -%}
+    {%- endif -%}
   {%- endfor -%}
   {%- for column in expected -%}
     {%- set found = built.get(column.name | lower) -%}
     {%- if found is none -%}
       {%- do problems.append([column.name, column.dtype, 'missing',
           column.what ~ ' is not in the built relation']) -%}
-    {%- elif not feature_dtype_agrees(column.dtype, found) -%}
+    {%- elif feature_dtype_of(found) != column.dtype -%}
       {%- do problems.append([column.name, column.dtype, found,
           column.what ~ ' is built as ' ~ found ~ ', which does not hold dtype ' ~ column.dtype]) -%}
-    {%- endif -%}
-    {%- if column.data_type and not feature_dtype_agrees(column.dtype, column.data_type) -%}
-      {%- do problems.append([column.name, column.dtype, column.data_type,
-          'contract data_type ' ~ column.data_type ~ ' disagrees with meta dtype ' ~ column.dtype
-          ~ ': make them agree']) -%}
     {%- endif -%}
   {%- endfor -%}
 {%- endif %}

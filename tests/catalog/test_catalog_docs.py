@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from feature_store.registry.durations import format_duration
-from feature_store.registry.manifest import data_type_agrees, load_registry
+from feature_store.registry.manifest import dtype_of_sql_type, load_registry
 from feature_store.registry.model import Registry
 from tests.conftest import BuiltProject
 
@@ -64,10 +64,9 @@ def test_every_feature_carries_its_metadata_in_manifest_and_catalog(registry, ma
             assert column["data_type"], f"{view.name}.{column['name']} has no contract data_type"
         for feature in view.features:
             column = node["columns"][feature.name]
-            assert column["config"]["meta"]["dtype"] == feature.dtype
-            assert data_type_agrees(feature.dtype, column["data_type"]), (view.name, feature.name)
+            assert dtype_of_sql_type(column["data_type"]) == feature.dtype, (view.name, feature.name)
             assert feature.name in built, f"catalog.json lacks {view.name}.{feature.name}"
-            assert data_type_agrees(feature.dtype, built[feature.name]["type"]), (view.name, feature.name)
+            assert dtype_of_sql_type(built[feature.name]["type"]) == feature.dtype, (view.name, feature.name)
 
 
 def test_shared_descriptions_come_from_doc_blocks(manifest) -> None:

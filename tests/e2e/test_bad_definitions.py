@@ -52,7 +52,7 @@ GROUPS = {
     ],
     "columns": [
         (edit_yaml("meta: {dtype: int64}", "meta: {dtype: integer}"),
-         ["column 'watch_count_30d'", "unknown dtype 'integer'", "use one of: int64"]),
+         ["column 'watch_count_30d'", "meta dtype 'integer' disagrees with 'int64'", "remove the `dtype`"]),
         (add_column("    columns:\n", "      - name: last_genre\n        description: Declared twice.\n"
                                       "        data_type: varchar\n        config:\n          meta: {dtype: string}\n"),
          ["feature 'last_genre' of entity 'user' is also defined in view", "rename one of them"]),

@@ -77,8 +77,9 @@ def broken_definitions(built_project: BuiltProject, tmp_path_factory: pytest.Tem
     """One build of the feature views whose definitions break the contract (data tests only):
 
     - user_watch_stats' SQL makes watch_count_30d an integer while its contract says bigint;
-    - user_segment's YAML says is_active_7d has dtype string, while its data_type (and the model) say boolean;
-    - user_last_genre, its contract switched off, builds last_title_id (dtype int64) as text.
+    - user_segment's YAML writes dtype string on is_active_7d, whose data_type (and the model) say boolean;
+    - user_last_genre, its contract switched off, builds last_title_id (data_type bigint, so int64) as text,
+      and declares last_genre as a date, which is no feature type.
     """
     project = copy_built(built_project, tmp_path_factory.mktemp("broken-definitions") / "project")
     features = project.path / "models" / "features"
@@ -91,6 +92,8 @@ def broken_definitions(built_project: BuiltProject, tmp_path_factory: pytest.Tem
     drifted = re.sub(r"(- name: is_active_7d\n(?:.*\n)*?\s+meta: \{dtype: )bool\}", r"\1string}", text, count=1)
     assert drifted != text
     yaml.write_text(drifted)
+    edit(yaml, "Genre of the title watched last.\n        data_type: string\n",
+         "Genre of the title watched last.\n        data_type: date\n")
     edit(yaml, "      location: data/features/user_last_genre.parquet\n",
          "      location: data/features/user_last_genre.parquet\n      contract: {enforced: false}\n")
     return dbt_outcome(project, "build", "--select", *FEATURE_VIEWS, "--exclude", "test_type:unit")
@@ -109,19 +112,20 @@ def test_a_type_change_fails_the_build(broken_definitions) -> None:
     assert broken_definitions.status("feature_dtypes_user_watch_stats_") == "skipped"
 
 
-def test_a_wrong_dtype_fails_feature_dtypes(broken_definitions) -> None:
-    # last_title_id is built as VARCHAR, which does not hold its dtype int64 (its data_type bigint does).
+def test_a_wrong_type_fails_feature_dtypes(broken_definitions) -> None:
+    # last_title_id is built as VARCHAR, which does not hold int64, the dtype of its data_type bigint;
+    # last_genre's data_type date maps to no dtype.
     assert broken_definitions.status("user_last_genre") == "success"
     assert broken_definitions.status("feature_dtypes_user_last_genre_") == "fail"
-    assert broken_definitions.result("feature_dtypes_user_last_genre_")["failures"] == 1
+    assert broken_definitions.result("feature_dtypes_user_last_genre_")["failures"] == 2
     assert broken_definitions.status("feature_unique_rows_user_last_genre_") == "pass"
 
 
-def test_data_type_and_dtype_cannot_drift_apart(broken_definitions) -> None:
-    # is_active_7d: its contract data_type (boolean) and its built type (BOOLEAN) both disagree with dtype string.
+def test_a_written_dtype_must_agree_with_the_data_type(broken_definitions) -> None:
+    # is_active_7d: its meta dtype string disagrees with bool, the dtype of its data_type boolean (as built).
     assert broken_definitions.status("user_segment") == "success"
     assert broken_definitions.status("feature_dtypes_user_segment_") == "fail"
-    assert broken_definitions.result("feature_dtypes_user_segment_")["failures"] == 2
+    assert broken_definitions.result("feature_dtypes_user_segment_")["failures"] == 1
 
 
 def test_a_failed_build_is_refused_by_the_gate(broken_definitions) -> None:

@@ -11,14 +11,18 @@ from typing import Any
 import pytest
 
 from feature_store.errors import DefinitionErrors, ManifestNotFound
-from feature_store.registry.manifest import SUPPORTED_MANIFEST, data_type_agrees, load_registry, registry_from_manifest
+from feature_store.registry.manifest import (
+    SUPPORTED_MANIFEST,
+    dtype_of_sql_type,
+    load_registry,
+    registry_from_manifest,
+)
 from feature_store.registry.model import Registry
 
 ENTITIES = {"user": {"join_key": "user_id", "dtype": "int64", "description": "A subscriber."}}
 
 
-def column(name: str, dtype: str | None = None, data_type: str | None = None) -> dict[str, Any]:
-    meta = {"dtype": dtype} if dtype else {}
+def column(name: str, data_type: str | None = None, **meta: Any) -> dict[str, Any]:
     return {"name": name, "description": f"{name} described", "data_type": data_type,
             "meta": meta, "config": {"meta": meta}}
 
@@ -51,7 +55,8 @@ def manifest(*nodes: dict[str, Any]) -> dict[str, Any]:
 
 def stats_view(**meta: Any) -> dict[str, Any]:
     return view_node("user_stats", good_meta(**meta),
-                     [column("user_id"), column("event_timestamp"), column("watch_count_30d", "int64")])
+                     [column("user_id", "bigint"), column("event_timestamp", "timestamp"),
+                      column("watch_count_30d", "bigint")])
 
 
 def refusal(document: dict[str, Any]) -> str:
@@ -83,7 +88,7 @@ def test_snapshot_round_trips_through_json() -> None:
 def test_ttl_is_optional() -> None:
     meta = good_meta()
     del meta["ttl"]
-    node = view_node("user_stats", meta, [column("user_id"), column("n", "int64")])
+    node = view_node("user_stats", meta, [column("user_id"), column("n", "bigint")])
     assert registry_from_manifest(manifest(node), Path("/p")).view("user_stats").ttl is None
 
 
@@ -93,18 +98,10 @@ def test_models_without_feature_meta_are_not_views() -> None:
     assert [v.name for v in registry.views] == ["user_stats"]
 
 
-def test_unknown_dtype_names_model_column_and_choices() -> None:
-    node = view_node("user_stats", good_meta(), [column("watch_count_30d", "integer")])
-    message = refusal(manifest(node))
-    assert "model 'user_stats', column 'watch_count_30d'" in message
-    assert "unknown dtype 'integer'" in message
-    assert "int64, float64, bool, string, timestamp" in message
-
-
 def test_missing_entity() -> None:
     meta = good_meta()
     del meta["entity"]
-    message = refusal(manifest(view_node("user_stats", meta, [column("n", "int64")])))
+    message = refusal(manifest(view_node("user_stats", meta, [column("n", "bigint")])))
     assert "model 'user_stats'" in message and "no `entity`" in message and "user" in message
 
 
@@ -114,7 +111,7 @@ def test_unknown_entity_lists_declared_ones() -> None:
 
 
 def test_duplicate_feature_name_for_one_entity() -> None:
-    other = view_node("user_other", good_meta(), [column("watch_count_30d", "int64")])
+    other = view_node("user_other", good_meta(), [column("watch_count_30d", "bigint")])
     message = refusal(manifest(stats_view(), other))
     assert "feature 'watch_count_30d' of entity 'user' is also defined in view" in message
     assert "rename one of them" in message
@@ -133,7 +130,7 @@ def test_invalid_duration(key: str, value: str) -> None:
 def test_missing_required_meta(missing: str, expected: str) -> None:
     meta = good_meta()
     del meta[missing]
-    message = refusal(manifest(view_node("user_stats", meta, [column("n", "int64")])))
+    message = refusal(manifest(view_node("user_stats", meta, [column("n", "bigint")])))
     assert expected in message and "model 'user_stats'" in message
 
 
@@ -150,23 +147,17 @@ def test_missing_description() -> None:
 
 
 def test_view_without_features() -> None:
-    node = view_node("user_stats", good_meta(), [column("user_id")])
-    assert "no feature columns" in refusal(manifest(node))
-
-
-def test_contract_data_type_must_agree_with_dtype() -> None:
-    node = view_node("user_stats", good_meta(), [column("n", "int64", data_type="varchar")])
+    node = view_node("user_stats", good_meta(), [column("user_id", "bigint"), column("event_timestamp", "timestamp"),
+                                                 column("note", "varchar", feature=False)])
     message = refusal(manifest(node))
-    assert "column 'n'" in message and "data_type 'varchar' disagrees with dtype 'int64'" in message
-    agreeing = view_node("user_stats", good_meta(), [column("n", "int64", data_type="BIGINT")])
-    assert registry_from_manifest(manifest(agreeing), Path("/p")).view("user_stats")
+    assert "no feature columns" in message and "contract `data_type`" in message
 
 
 def test_conflicting_entity_declarations() -> None:
     other = stats_view()
     other = copy.deepcopy(other)
     other["name"] = "user_other"
-    other["columns"] = {"m": column("m", "int64")}
+    other["columns"] = {"m": column("m", "bigint")}
     other["config"]["meta"]["entities"] = {"user": {"join_key": "uid", "dtype": "int64"}}
     assert "declared differently" in refusal(manifest(stats_view(), other))
 
@@ -194,13 +185,133 @@ def test_manifest_from_another_dbt_version(tmp_path: Path) -> None:
         load_registry(tmp_path)
 
 
-@pytest.mark.parametrize("dtype,data_type,agrees", [
-    ("int64", "bigint", True), ("int64", "INTEGER", True), ("float64", "double", True),
-    ("string", "varchar(20)", True), ("timestamp", "timestamp", True), ("bool", "boolean", True),
-    ("list<int64>", "bigint[]", True), ("int64", "double", False), ("bool", "varchar", False),
+def features_of(*columns: dict[str, Any], **meta: Any) -> dict[str, str]:
+    """The features (name -> dtype) of a valid view of `columns`."""
+    registry = registry_from_manifest(manifest(view_node("user_stats", good_meta(**meta), list(columns))), Path("/p"))
+    return {feature.name: feature.dtype for feature in registry.view("user_stats").features}
+
+
+@pytest.mark.parametrize("data_type,dtype", [
+    ("bigint", "int64"), ("BIGINT", "int64"), ("integer", "int64"), ("int", "int64"), ("smallint", "int64"),
+    ("tinyint", "int64"), ("long", "int64"),
+    ("double", "float64"), ("DOUBLE", "float64"), ("float", "float64"), ("real", "float64"),
+    ("double precision", "float64"),
+    ("varchar", "string"), ("VARCHAR", "string"), ("varchar(20)", "string"), ("string", "string"), ("text", "string"),
+    ("boolean", "bool"), ("BOOLEAN", "bool"),
+    ("timestamp", "timestamp"), ("TIMESTAMP", "timestamp"), ("timestamptz", "timestamp"),
+    ("timestamp with time zone", "timestamp"), ("TIMESTAMP_NS", "timestamp"),
+    ("bigint[]", "list<int64>"), ("BIGINT[]", "list<int64>"), ("double[]", "list<float64>"),
+    ("boolean[]", "list<bool>"), ("varchar[]", "list<string>"), ("VARCHAR(20)[]", "list<string>"),
+    ("array<string>", "list<string>"), ("array<bigint>", "list<int64>"), ("array<int>", "list<int64>"),
+    ("array< double >", "list<float64>"), ("array<boolean>", "list<bool>"),
 ])
-def test_data_type_agreement(dtype: str, data_type: str, agrees: bool) -> None:
-    assert data_type_agrees(dtype, data_type) is agrees
+def test_a_features_dtype_follows_from_its_data_type(data_type: str, dtype: str) -> None:
+    assert dtype_of_sql_type(data_type) == dtype
+    assert features_of(column("user_id", "bigint"), column("n", data_type)) == {"n": dtype}
+
+
+@pytest.mark.parametrize("data_type", ["hugeint", "ubigint", "decimal(18,3)", "date", "json", "timestamp[]",
+                                       "array<timestamp>", "bigint[][]", "array<array<int>>", "map<string,int>",
+                                       "[]", "array<>", "int64[", ""])
+def test_types_that_hold_no_dtype(data_type: str) -> None:
+    assert dtype_of_sql_type(data_type) is None
+
+
+def test_every_column_but_the_keys_and_timestamps_is_a_feature() -> None:
+    columns = [column("user_id", "bigint"), column("event_timestamp", "timestamp"), column("loaded_at", "timestamp"),
+               column("watch_count_30d", "bigint"), column("last_seen_at", "timestamptz"),
+               column("genres", "array<string>")]
+    assert features_of(*columns, created_timestamp="loaded_at") == {
+        "watch_count_30d": "int64", "last_seen_at": "timestamp", "genres": "list<string>"}
+
+
+def test_every_join_key_of_a_composite_entity_is_not_a_feature() -> None:
+    node = view_node("user_title", good_meta(entity="user_title"),
+                     [column("user_id", "bigint"), column("title_id", "bigint"), column("event_timestamp", "timestamp"),
+                      column("affinity", "double")])
+    node["config"]["meta"]["entities"] = node["meta"]["entities"] = {
+        **ENTITIES, "user_title": {"join_keys": ["user_id", "title_id"], "dtype": "int64"}}
+    registry = registry_from_manifest(manifest(node), Path("/p"))
+    assert [(f.name, f.dtype) for f in registry.view("user_title").features] == [("affinity", "float64")]
+
+
+def test_feature_false_leaves_a_column_out() -> None:
+    columns = [column("user_id", "bigint"), column("n", "bigint"), column("note", "varchar", feature=False),
+               column("blob", None, feature=False), column("raw", "decimal(10,2)", feature=False),
+               column("m", "double", feature=True)]
+    assert features_of(*columns) == {"n": "int64", "m": "float64"}
+
+
+def test_feature_must_be_true_or_false() -> None:
+    node = view_node("user_stats", good_meta(), [column("n", "bigint"), column("note", "varchar", feature="no")])
+    message = refusal(manifest(node))
+    assert "model 'user_stats', column 'note'" in message and "meta `feature` is 'no'" in message
+    assert "write `feature: false`" in message
+
+
+def test_a_data_type_that_maps_to_no_dtype_is_refused_with_the_supported_types() -> None:
+    node = view_node("user_stats", good_meta(), [column("user_id", "bigint"), column("price", "decimal(18,3)")])
+    message = refusal(manifest(node))
+    assert "model 'user_stats', column 'price'" in message
+    assert "contract data_type 'decimal(18,3)' maps to no feature dtype" in message
+    for supported in ("bigint", "integer", "(int64)", "double", "real", "(float64)", "boolean", "varchar", "text",
+                      "(string)", "timestamptz", "(timestamp)", "`bigint[]` (list<int64>)",
+                      "`array<string>` (list<string>)"):
+        assert supported in message, supported
+
+
+def test_a_feature_without_a_data_type_is_refused() -> None:
+    node = view_node("user_stats", good_meta(), [column("user_id"), column("event_timestamp"), column("n")])
+    with pytest.raises(DefinitionErrors) as caught:
+        registry_from_manifest(manifest(node), Path("/p"))
+    [error] = caught.value.errors  # the key and the timestamp need no data_type here
+    assert (error.model, error.column) == ("user_stats", "n")
+    assert "no contract `data_type`" in error.problem
+    assert "`data_type: bigint`" in error.fix and "feature: false" in error.fix
+
+
+def test_a_written_dtype_that_agrees_is_accepted() -> None:
+    assert features_of(column("n", "BIGINT", dtype="int64"), column("tags", "varchar[]", dtype="list<string>")) == {
+        "n": "int64", "tags": "list<string>"}
+
+
+@pytest.mark.parametrize("data_type,written,derived", [
+    ("bigint", "string", "int64"), ("double", "int64", "float64"), ("varchar[]", "string", "list<string>"),
+    ("bigint", "integer", "int64"),
+])
+def test_a_written_dtype_that_disagrees_is_refused(data_type: str, written: str, derived: str) -> None:
+    node = view_node("user_stats", good_meta(), [column("n", data_type, dtype=written)])
+    with pytest.raises(DefinitionErrors) as caught:
+        registry_from_manifest(manifest(node), Path("/p"))
+    [error] = caught.value.errors
+    assert (error.model, error.column) == ("user_stats", "n")
+    assert error.problem == (f"meta dtype {written!r} disagrees with {derived!r}, the dtype of its contract "
+                             f"data_type {data_type!r}")
+    assert "remove the `dtype`" in error.fix
+    assert "model 'user_stats', column 'n'" in str(caught.value)
+
+
+@pytest.mark.parametrize("name,meta,why", [
+    ("user_id", {}, "a join key of entity 'user'"),
+    ("event_timestamp", {}, "a timestamp column"),
+    ("loaded_at", {"created_timestamp": "loaded_at"}, "a timestamp column"),
+    ("note", {}, "its meta says `feature: false`"),
+])
+def test_a_dtype_on_a_column_that_is_not_a_feature_is_refused(name: str, meta: dict[str, str], why: str) -> None:
+    flag = {"feature": False} if name == "note" else {}
+    node = view_node("user_stats", good_meta(**meta), [column(name, "bigint", dtype="int64", **flag),
+                                                       column("n", "bigint")])
+    message = refusal(manifest(node))
+    assert f"column '{name}': the column is not a feature ({why}) but its meta has dtype 'int64'" in message
+    assert "remove the `dtype`" in message
+
+
+def test_an_unknown_entity_leaves_the_columns_unjudged() -> None:
+    # Which columns are features depends on the entity's keys: report the entity alone.
+    node = view_node("user_stats", good_meta(entity="customer"), [column("customer_id"), column("n")])
+    with pytest.raises(DefinitionErrors) as caught:
+        registry_from_manifest(manifest(node), Path("/p"))
+    assert [(e.column, e.problem) for e in caught.value.errors] == [(None, "unknown entity 'customer'")]
 
 
 def with_template(template: object) -> dict[str, Any]:
@@ -258,7 +369,7 @@ def test_a_context_template_must_be_text() -> None:
 def test_a_bad_entity_declaration_is_reported_once_for_all_its_views() -> None:
     other = copy.deepcopy(with_template("watched {watch_count_30d!r}"))
     other["name"] = "user_other"
-    other["columns"] = {"m": column("m", "int64")}
+    other["columns"] = {"m": column("m", "bigint")}
     with pytest.raises(DefinitionErrors) as caught:
         registry_from_manifest(manifest(with_template("watched {watch_count_30d!r}"), other), Path("/p"))
     assert len(caught.value.errors) == 1
