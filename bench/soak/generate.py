@@ -28,23 +28,23 @@ AS_OF = "2027-06-01T00:00:00Z"  # after every version a soak writes (one minute 
 ENTITIES = {"user": {"join_key": "user_id", "dtype": "int64", "description": "A synthetic user."}}
 GENRES = ("drama", "comedy", "documentary", "thriller", "horror")
 
-# view -> (freshness, ttl, {feature: (dtype, SQL over `e` (entity id) and `v` (version))})
+# view -> (freshness, ttl, {feature: (data_type, SQL over `e` (entity id) and `v` (version))})
 VIEWS: dict[str, tuple[str, str | None, dict[str, tuple[str, str]]]] = {
     "soak_profile": ("1d", None, {
-        "version": ("int64", "v::bigint"),
-        "tag": ("string", "'e' || e || '-v' || v"),
-        "score": ("float64", "((e % 1000) + v / 4.0)::double"),
-        "even": ("bool", "v % 2 = 0"),
+        "version": ("bigint", "v::bigint"),
+        "tag": ("varchar", "'e' || e || '-v' || v"),
+        "score": ("double", "((e % 1000) + v / 4.0)::double"),
+        "even": ("boolean", "v % 2 = 0"),
     }),
     "soak_activity": ("1h", "3650d", {
-        "count": ("int64", "(e * 100000 + v)::bigint"),
-        "ratio": ("float64", "case when v % 3 = 0 then null else (v + 0.5)::double end"),
-        "label": ("string", "'v' || v"),
+        "count": ("bigint", "(e * 100000 + v)::bigint"),
+        "ratio": ("double", "case when v % 3 = 0 then null else (v + 0.5)::double end"),
+        "label": ("varchar", "'v' || v"),
     }),
     "soak_last": ("1h", "3650d", {
-        "title_id": ("int64", "(v * 7 + e % 7)::bigint"),
-        "genre": ("string", f"{list(GENRES)}[1 + (v % 5)::int] || ':' || v"),
-        "rating": ("float64", "(v / 8.0)::double"),
+        "title_id": ("bigint", "(v * 7 + e % 7)::bigint"),
+        "genre": ("varchar", f"{list(GENRES)}[1 + (v % 5)::int] || ':' || v"),
+        "rating": ("double", "(v / 8.0)::double"),
     }),
 }
 
@@ -125,9 +125,9 @@ def manifest() -> dict[str, Any]:
     for name, (freshness, ttl, features) in VIEWS.items():
         meta = {"entities": ENTITIES, "entity": "user", "timestamp": "event_timestamp", "freshness": freshness,
                 "owner": "soak", **({"ttl": ttl} if ttl else {})}
-        columns = {f: {"name": f, "description": f"Synthetic {f}.", "data_type": None,
-                       "config": {"meta": {"dtype": dtype}}, "meta": {"dtype": dtype}}
-                   for f, (dtype, _) in features.items()}
+        columns = {f: {"name": f, "description": f"Synthetic {f}.", "data_type": data_type,
+                       "config": {"meta": {}}, "meta": {}}
+                   for f, (data_type, _) in features.items()}
         nodes[f"model.soak.{name}"] = {
             "resource_type": "model", "name": name, "description": f"Synthetic view {name}.", "tags": ["soak"],
             "checksum": {"name": "sha256", "checksum": name},

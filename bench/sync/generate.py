@@ -20,24 +20,24 @@ from feature_store.registry.manifest import SUPPORTED_MANIFEST
 
 ENTITIES = {"user": {"join_key": "user_id", "dtype": "int64", "description": "A synthetic user."}}
 
-# view -> (freshness, ttl, {feature: (dtype, SQL over `e` (entity id) and `v` (version))})
+# view -> (freshness, ttl, {feature: (data_type, SQL over `e` (entity id) and `v` (version))})
 VIEWS: dict[str, tuple[str, str | None, dict[str, tuple[str, str]]]] = {
     "bench_profile": ("1d", None, {
-        "segment": ("string", "['power_user', 'regular', 'casual', 'dormant'][1 + ((e + v) % 4)::int]"),
-        "is_active": ("bool", "(e + v) % 2 = 0"),
-        "score": ("float64", "((e * 7919 + v * 104729) % 100000) / 1000.0"),
+        "segment": ("varchar", "['power_user', 'regular', 'casual', 'dormant'][1 + ((e + v) % 4)::int]"),
+        "is_active": ("boolean", "(e + v) % 2 = 0"),
+        "score": ("double", "((e * 7919 + v * 104729) % 100000) / 1000.0"),
         "signed_up_at": ("timestamp", "timestamp '2025-01-01' + to_seconds((e % 31536000)::bigint)"),
     }),
     "bench_activity": ("1h", "90d", {
-        "count_30d": ("int64", "((e + v * 13) % 97)::bigint"),
-        "minutes_30d": ("int64", "((e * 3 + v * 7) % 5000)::bigint"),
-        "avg_minutes": ("float64", "case when (e + v) % 10 = 0 then null else ((e + v) % 1000) / 7.0 end"),
+        "count_30d": ("bigint", "((e + v * 13) % 97)::bigint"),
+        "minutes_30d": ("bigint", "((e * 3 + v * 7) % 5000)::bigint"),
+        "avg_minutes": ("double", "case when (e + v) % 10 = 0 then null else ((e + v) % 1000) / 7.0 end"),
     }),
     "bench_last": ("1h", "30d", {
-        "last_genre": ("string",
+        "last_genre": ("varchar",
                        "['drama', 'comedy', 'documentary', 'thriller', 'horror'][1 + ((e * 31 + v) % 5)::int]"),
-        "last_title_id": ("int64", "((e * 17 + v) % 40000)::bigint"),
-        "last_rating": ("float64", "((e + v * 3) % 50) / 10.0"),
+        "last_title_id": ("bigint", "((e * 17 + v) % 40000)::bigint"),
+        "last_rating": ("double", "((e + v * 3) % 50) / 10.0"),
     }),
 }
 
@@ -61,9 +61,9 @@ def manifest(out: Path) -> dict:
     for name, (freshness, ttl, features) in VIEWS.items():
         meta = {"entities": ENTITIES, "entity": "user", "timestamp": "event_timestamp", "freshness": freshness,
                 "owner": "bench", **({"ttl": ttl} if ttl else {})}
-        columns = {f: {"name": f, "description": f"Synthetic {f}.", "data_type": None,
-                       "config": {"meta": {"dtype": dtype}}, "meta": {"dtype": dtype}}
-                   for f, (dtype, _) in features.items()}
+        columns = {f: {"name": f, "description": f"Synthetic {f}.", "data_type": data_type,
+                       "config": {"meta": {}}, "meta": {}}
+                   for f, (data_type, _) in features.items()}
         nodes[f"model.bench.{name}"] = {
             "resource_type": "model", "name": name, "description": f"Synthetic view {name}.", "tags": ["bench"],
             "checksum": {"name": "sha256", "checksum": name},

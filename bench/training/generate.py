@@ -36,19 +36,19 @@ DEFAULT_OUT = Path(tempfile.gettempdir()) / "feature_store_training_bench"
 START = "2025-01-01 00:00:00"
 SPAN_SECONDS = 365 * 86400
 
-# view -> (ttl, created timestamp column, {feature: (dtype, SQL over `i` (row number) and `e` (entity))})
+# view -> (ttl, created timestamp column, {feature: (data_type, SQL over `i` (row number) and `e` (entity))})
 VIEWS: dict[str, tuple[str | None, str | None, dict[str, tuple[str, str]]]] = {
     "bench_segment": (None, None, {
-        "segment": ("string", "['power_user', 'regular', 'casual', 'dormant'][1 + (hash(i, 's') % 4)::int]"),
-        "is_active": ("bool", "hash(i, 'a') % 2 = 0"),
+        "segment": ("varchar", "['power_user', 'regular', 'casual', 'dormant'][1 + (hash(i, 's') % 4)::int]"),
+        "is_active": ("boolean", "hash(i, 'a') % 2 = 0"),
     }),
     "bench_activity": ("90d", None, {
-        "watch_count": ("int64", "(hash(i, 'c') % 100)::bigint"),
-        "watch_minutes": ("float64", "(hash(i, 'm') % 100000) / 100.0"),
+        "watch_count": ("bigint", "(hash(i, 'c') % 100)::bigint"),
+        "watch_minutes": ("double", "(hash(i, 'm') % 100000) / 100.0"),
     }),
     "bench_last": ("30d", "loaded_at", {
-        "last_genre": ("string", "['drama', 'comedy', 'documentary', 'horror'][1 + (hash(i, 'g') % 4)::int]"),
-        "last_title_id": ("int64", "(hash(i, 't') % 40000)::bigint"),
+        "last_genre": ("varchar", "['drama', 'comedy', 'documentary', 'horror'][1 + (hash(i, 'g') % 4)::int]"),
+        "last_title_id": ("bigint", "(hash(i, 't') % 40000)::bigint"),
     }),
 }
 
@@ -127,13 +127,14 @@ def write_project(out: Path) -> None:
             meta["ttl"] = ttl
         if created:
             meta["created_timestamp"] = created
-        columns = [{"name": "user_id", "description": "The user."},
-                   {"name": "event_timestamp", "description": "When the values took effect."}]
+        columns = [{"name": "user_id", "description": "The user.", "data_type": "bigint"},
+                   {"name": "event_timestamp", "description": "When the values took effect.",
+                    "data_type": "timestamp"}]
         if created:
-            columns.append({"name": created, "description": "When the row was loaded."})
+            columns.append({"name": created, "description": "When the row was loaded.", "data_type": "timestamp"})
         columns += [
-            {"name": feature, "description": f"Synthetic {dtype}.", "config": {"meta": {"dtype": dtype}}}
-            for feature, (dtype, _) in features.items()
+            {"name": feature, "description": f"Synthetic {data_type}.", "data_type": data_type}
+            for feature, (data_type, _) in features.items()
         ]
         models.append({"name": name, "description": f"Synthetic feature view {name}.",
                        "config": {"location": location, "meta": meta}, "columns": columns})

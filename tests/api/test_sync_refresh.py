@@ -18,7 +18,7 @@ from tests.api.test_server import PROJECT_DIR, start_api, stop_api
 
 AS_OF = "2026-11-27T12:00:00Z"
 ENTITY = {"join_key": "user_id", "dtype": "int64", "description": "A subscriber."}
-FEATURES = {"watch_count_30d": ("int64", "bigint"), "minutes_30d": ("int64", "bigint")}
+FEATURES = {"watch_count_30d": "bigint", "minutes_30d": "bigint"}  # name -> contract data_type
 
 
 def write_project(project: Path, features: list[str], template: str | None) -> None:
@@ -36,8 +36,8 @@ def write_project(project: Path, features: list[str], template: str | None) -> N
     meta = {"entities": {"user": entity}, "entity": "user", "timestamp": "event_timestamp",
             "freshness": "1h", "ttl": "30d", "owner": "growth"}
     node_columns = {
-        name: {"name": name, "description": f"About {name}.", "data_type": FEATURES[name][1],
-               "config": {"meta": {"dtype": FEATURES[name][0]}}, "meta": {"dtype": FEATURES[name][0]}}
+        name: {"name": name, "description": f"About {name}.", "data_type": FEATURES[name],
+               "config": {"meta": {}}, "meta": {}}
         for name in features
     }
     node = {

@@ -51,17 +51,27 @@ GROUPS = {
          ["model 'user_watch_stats'", "`ttl`: invalid duration '90 days'", "such as 30s, 5m, 1h, 1d or 7d"]),
     ],
     "columns": [
-        (edit_yaml("meta: {dtype: int64}", "meta: {dtype: integer}"),
-         ["column 'watch_count_30d'", "meta dtype 'integer' disagrees with 'int64'", "remove the `dtype`"]),
+        (edit_yaml("up to event_timestamp.\n        data_type: bigint\n", "up to event_timestamp.\n"
+                   "        data_type: decimal(18, 3)\n"),
+         ["model 'user_watch_stats', column 'watch_count_30d'",
+          "contract data_type 'decimal(18, 3)' maps to no feature dtype", "bigint, int8", "varchar, text"]),
+        (edit_yaml("per title in the 30-day window (null when nothing was watched).\n        data_type: double\n",
+                   "per title in the 30-day window (null when nothing was watched).\n        data_type: double\n"
+                   "        config:\n          meta: {dtype: int64}\n"),
+         ["column 'avg_minutes_per_title_30d'", "meta dtype 'int64' disagrees with 'float64'", "remove the `dtype`"]),
+        (edit_yaml("      - name: watch_minutes_30d\n",
+                   "      - name: last_device\n        description: No data_type.\n      - name: watch_minutes_30d\n"),
+         ["model 'user_watch_stats', column 'last_device'", "feature column has no contract `data_type`",
+          "`data_type: bigint`"]),
         (add_column("    columns:\n", "      - name: last_genre\n        description: Declared twice.\n"
-                                      "        data_type: varchar\n        config:\n          meta: {dtype: string}\n"),
+                                      "        data_type: varchar\n"),
          ["feature 'last_genre' of entity 'user' is also defined in view", "rename one of them"]),
     ],
     # Checked against the Parquet files once the definitions themselves are valid.
     "data": [
         (edit_yaml("      - name: watch_minutes_30d\n",
                    "      - name: favourite_device\n        description: Not produced by the SQL.\n"
-                   "        data_type: varchar\n        config:\n          meta: {dtype: string}\n"
+                   "        data_type: varchar\n"
                    "      - name: watch_minutes_30d\n"),
          ["model 'user_watch_stats', column 'favourite_device'", "feature column is not in the Parquet file",
           "select that column in models/features/user_watch_stats.sql"]),
