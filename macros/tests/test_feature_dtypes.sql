@@ -5,7 +5,8 @@
     - each feature column has a contract `data_type` that maps to a dtype
       (feature_dtype_of), and a `dtype` still written in its meta agrees with
       that one (the registry applies the same rules);
-    - each feature column exists and its built type holds its dtype;
+    - each feature column exists and its built type holds its dtype; a column
+      that is not a feature (a key, a timestamp, `feature: false`) has no `dtype`;
     - the entity key(s) hold the entity's dtype, the timestamp columns are
       timestamps.
   Returns one row per problem: column_name, dtype, found_type, problem.
@@ -40,6 +41,14 @@
             'meta dtype ' ~ feature.meta_dtype ~ ' disagrees with ' ~ dtype ~ ', the dtype of its contract data_type '
             ~ feature.data_type ~ ': remove the dtype']) -%}
       {%- endif -%}
+    {%- endif -%}
+  {%- endfor -%}
+  {%- set feature_names = spec['features'] | map(attribute='name') | list -%}
+  {%- for column in spec['columns'].values() if column.name not in feature_names -%}
+    {%- set column_meta = (column.config or {}).get('meta') or column.meta or {} -%}
+    {%- if column_meta.get('dtype') is not none -%}
+      {%- do problems.append([column.name, '', column_meta.get('dtype'),
+          'the column is not a feature, but its meta has dtype ' ~ column_meta.get('dtype') ~ ': remove the dtype']) -%}
     {%- endif -%}
   {%- endfor -%}
   {%- for column in expected -%}

@@ -78,7 +78,7 @@ def broken_definitions(built_project: BuiltProject, tmp_path_factory: pytest.Tem
     - user_watch_stats' SQL makes watch_count_30d an integer while its contract says bigint;
     - user_segment's YAML writes dtype string on is_active_7d, whose data_type (and the model) say boolean;
     - user_last_genre, its contract switched off, builds last_title_id (data_type bigint, so int64) as text,
-      and declares last_genre as a date, which is no feature type.
+      declares last_genre as a date, which is no feature type, and writes a dtype on loaded_at, no feature.
     """
     project = copy_built(built_project, tmp_path_factory.mktemp("broken-definitions") / "project")
     features = project.path / "models" / "features"
@@ -91,6 +91,8 @@ def broken_definitions(built_project: BuiltProject, tmp_path_factory: pytest.Tem
          "        data_type: boolean\n        config:\n          meta: {dtype: string}\n")
     edit(yaml, "Genre of the title watched last.\n        data_type: string\n",
          "Genre of the title watched last.\n        data_type: date\n")
+    edit(yaml, "doc('loaded_at') }}\"\n        data_type: timestamp\n",
+         "doc('loaded_at') }}\"\n        data_type: timestamp\n        config:\n          meta: {dtype: timestamp}\n")
     edit(yaml, "      location: data/features/user_last_genre.parquet\n",
          "      location: data/features/user_last_genre.parquet\n      contract: {enforced: false}\n")
     return dbt_outcome(project, "build", "--select", *FEATURE_VIEWS, "--exclude", "test_type:unit")
@@ -111,10 +113,10 @@ def test_a_type_change_fails_the_build(broken_definitions) -> None:
 
 def test_a_wrong_type_fails_feature_dtypes(broken_definitions) -> None:
     # last_title_id is built as VARCHAR, which does not hold int64, the dtype of its data_type bigint;
-    # last_genre's data_type date maps to no dtype.
+    # last_genre's data_type date maps to no dtype; loaded_at, the created timestamp, is no feature to type.
     assert broken_definitions.status("user_last_genre") == "success"
     assert broken_definitions.status("feature_dtypes_user_last_genre_") == "fail"
-    assert broken_definitions.result("feature_dtypes_user_last_genre_")["failures"] == 2
+    assert broken_definitions.result("feature_dtypes_user_last_genre_")["failures"] == 3
     assert broken_definitions.status("feature_unique_rows_user_last_genre_") == "pass"
 
 
