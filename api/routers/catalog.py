@@ -1,7 +1,7 @@
 """The feature catalog: dbt's docs as one static HTML file, served at /catalog.
 
 `dbt docs generate --static` (or `make docs`) writes target/static_index.html,
-which holds the manifest and catalog inside it: descriptions, entity, dtype,
+which holds the manifest and catalog inside it: descriptions, entity, data type,
 freshness, ttl, owner and lineage of every feature. The API may run where the
 dbt project is not on disk, so the file's path is configurable.
 """
@@ -35,7 +35,7 @@ def catalog_path() -> Path:
     summary="The feature catalog (dbt docs)",
     description=(
         "dbt's documentation site as one HTML page: every feature view and feature with its description, "
-        "entity, dtype, freshness, ttl and owner, the tests that guard it, and lineage from the raw data to "
+        "entity, data type, freshness, ttl and owner, the tests that guard it, and lineage from the raw data to "
         f"the training sets and this API. Built by `make docs` (`dbt docs generate --static`); set "
         f"`{CATALOG_ENV}` to serve the file from another path. 404 while it has not been built."
     ),

@@ -12,13 +12,12 @@ Only the sync builds the registry this way; it publishes it into Redis
 from __future__ import annotations
 
 import json
-import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from feature_store.errors import DefinitionError, DefinitionErrors, ManifestNotFound
-from feature_store.registry.dtypes import LIST_ELEMENT_DTYPES
+from feature_store.registry.dtypes import dtype_of_sql_type, supported_sql_types_text
 from feature_store.registry.durations import parse_duration
 from feature_store.registry.model import ENTITY_KEY_DTYPES, NAME_PATTERN, Entity, Feature, FeatureView, Registry
 from feature_store.registry.templates import check_format_spec, parse_context_template
@@ -241,37 +240,6 @@ def _duration(meta: dict[str, Any], key: str, refuse: Any, required: bool) -> ti
     except ValueError as error:
         refuse(f"`{key}`: {error}", f"write `{key}:` as a duration such as 30s, 5m, 1h, 1d or 7d")
         return None
-
-
-# The SQL types (a contract's `data_type`, or a built column's type, on DuckDB and Spark) that hold
-# each dtype without loss. HUGEINT is left out: its values need not fit int64.
-_SQL_TYPES = {
-    "int64": ("bigint", "int8", "int64", "long", "integer", "int", "int4", "int32", "smallint", "int2", "tinyint"),
-    "float64": ("double", "float8", "float64", "double precision", "float", "float4", "real"),
-    "bool": ("boolean", "bool"),
-    "string": ("varchar", "text", "string", "char", "bpchar", "character varying"),
-    "timestamp": ("timestamp", "timestamp_us", "timestamp_ns", "timestamp_ms", "timestamp_s", "datetime",
-                  "timestamptz", "timestamp with time zone", "timestamp without time zone"),
-}
-_DTYPE_OF_SQL_TYPE = {sql_type: dtype for dtype, sql_types in _SQL_TYPES.items() for sql_type in sql_types}
-
-
-def dtype_of_sql_type(sql_type: str) -> str | None:
-    """The feature dtype a SQL type holds (`BIGINT` -> int64, `varchar[]` and `array<string>` ->
-    list<string>), or None when it holds none of them."""
-    normalized = re.sub(r"\(.*\)", "", sql_type.strip().lower()).strip()  # decimal(18, 3) -> decimal
-    inner = re.match(r"^(?:array<(.+)>|(.+)\[\])$", normalized)
-    if inner:
-        element = dtype_of_sql_type(inner.group(1) or inner.group(2))
-        return f"list<{element}>" if element in LIST_ELEMENT_DTYPES else None
-    return _DTYPE_OF_SQL_TYPE.get(normalized)
-
-
-def supported_sql_types_text() -> str:
-    scalars = "; ".join(f"{', '.join(sql_types)} ({dtype})" for dtype, sql_types in _SQL_TYPES.items())
-    elements = f"{', '.join(LIST_ELEMENT_DTYPES[:-1])} or {LIST_ELEMENT_DTYPES[-1]}"
-    return (f"{scalars}; or an array of an {elements} type, e.g. `bigint[]` (list<int64>) or "
-            "`array<string>` (list<string>)")
 
 
 def _build_feature(

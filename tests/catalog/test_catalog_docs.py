@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
+from feature_store.registry.dtypes import dtype_of_sql_type
 from feature_store.registry.durations import format_duration
-from feature_store.registry.manifest import dtype_of_sql_type, load_registry
+from feature_store.registry.manifest import load_registry
 from feature_store.registry.model import Registry
 from tests.conftest import BuiltProject
 

@@ -1,7 +1,7 @@
 """The build and the sync derive one dtype from a column's SQL type.
 
 macros/feature_dtypes.sql (used by the feature_dtypes test) must answer as
-feature_store.registry.manifest.dtype_of_sql_type does; it is plain Jinja, so it renders here.
+feature_store.registry.dtypes.dtype_of_sql_type does; it is plain Jinja, so it renders here.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import jinja2
 import pytest
 
-from feature_store.registry.manifest import dtype_of_sql_type
+from feature_store.registry.dtypes import dtype_of_sql_type
 from tests.conftest import PROJECT_DIR
 
 SQL_TYPES = (

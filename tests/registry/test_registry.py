@@ -11,12 +11,8 @@ from typing import Any
 import pytest
 
 from feature_store.errors import DefinitionErrors, ManifestNotFound
-from feature_store.registry.manifest import (
-    SUPPORTED_MANIFEST,
-    dtype_of_sql_type,
-    load_registry,
-    registry_from_manifest,
-)
+from feature_store.registry.dtypes import dtype_of_sql_type
+from feature_store.registry.manifest import SUPPORTED_MANIFEST, load_registry, registry_from_manifest
 from feature_store.registry.model import Registry
 
 ENTITIES = {"user": {"join_key": "user_id", "dtype": "int64", "description": "A subscriber."}}
