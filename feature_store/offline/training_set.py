@@ -28,7 +28,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypedDict, Unpack
+from typing import TYPE_CHECKING, Any, TypeAlias, TypedDict, Unpack
 
 import duckdb
 import pyarrow as pa
@@ -53,7 +53,7 @@ from feature_store.sql import literal, quote
 if TYPE_CHECKING:
     import pandas as pd
 
-Spine = str | Path | pa.Table | Any  # Any: a pandas DataFrame
+Spine: TypeAlias = str | Path | pa.Table | Any  # Any: a pandas DataFrame
 
 
 def resolve_features(registry: Registry, names: Sequence[str]) -> tuple[tuple[str, tuple[str, ...]], ...]:
