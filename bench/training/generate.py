@@ -127,7 +127,7 @@ def write_project(out: Path) -> None:
             meta["ttl"] = ttl
         if created:
             meta["created_timestamp"] = created
-        columns = [{"name": "user_id", "description": "The user."},
+        columns: list[dict[str, object]] = [{"name": "user_id", "description": "The user."},
                    {"name": "event_timestamp", "description": "When the values took effect."}]
         if created:
             columns.append({"name": created, "description": "When the row was loaded."})

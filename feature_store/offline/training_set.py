@@ -34,7 +34,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from feature_store.offline.connection import connect
+from feature_store.offline.connection import connect, one_row
 from feature_store.offline.history import parquet_files
 from feature_store.offline.training_compile import (
     IMPLEMENTATIONS,
@@ -244,7 +244,7 @@ def prepare(connection: duckdb.DuckDBPyConnection, compiled: CompiledJoin, locat
     With keep_order, rows come in the spine's order (a sort of the result); without, in any order,
     as a training model gives them.
     """
-    current = connection.execute("select current_database()").fetchone()[0]  # type: ignore[index]
+    current = one_row(connection.execute("select current_database()"))[0]
     for view, (database, schema, identifier) in compiled.relations.items():
         if database != current:
             connection.execute(f"attach if not exists ':memory:' as {quote(database)}")
