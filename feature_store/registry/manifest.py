@@ -191,7 +191,8 @@ def _build_view(
     if not features and len(errors) == before:
         refuse("feature view has no feature columns",
                "give at least one column `config: {meta: {dtype: <dtype>}}` in the model's YAML")
-    if len(errors) > before:
+    # After `or`: what was refused above when missing, restated so the types below are not Optional.
+    if len(errors) > before or not (entity_name and timestamp and location) or freshness is None:
         return None
     path = Path(location)
     return FeatureView(
@@ -199,7 +200,7 @@ def _build_view(
         entity=entity_name,
         timestamp=timestamp,
         created_timestamp=meta.get("created_timestamp") or None,
-        freshness=freshness,  # type: ignore[arg-type]
+        freshness=freshness,
         ttl=ttl,
         owner=str(owner),
         description=description,
@@ -226,7 +227,7 @@ def parquet_location(node: dict[str, Any]) -> str | None:
 
 def _duration(meta: dict[str, Any], key: str, refuse: Any, required: bool) -> timedelta | None:
     text = meta.get(key)
-    if text in (None, "", "none"):
+    if text is None or text in ("", "none"):
         if required:
             refuse(f"feature view has no `{key}` in config.meta", f"add `{key}: 1h` (or 30s, 5m, 1d, 7d)")
         return None
@@ -254,7 +255,7 @@ def data_type_agrees(dtype: str, data_type: str) -> bool:
     element = list_element(dtype)
     if element is not None:
         inner = re.match(r"^(?:array<(.+)>|(.+)\[\])$", normalized)
-        return bool(inner) and data_type_agrees(element, inner.group(1) or inner.group(2))
+        return inner is not None and data_type_agrees(element, inner.group(1) or inner.group(2))
     return normalized in _DATA_TYPE_ALIASES.get(dtype, set())
 
 
