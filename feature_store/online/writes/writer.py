@@ -62,9 +62,9 @@ class OnlineWriter:
         self.client = client
         self.prefix = prefix
         self.pipeline_rows = pipeline_rows
-        self.replace_sha = client.script_load(REPLACE_ROW_SCRIPT)
-        if isinstance(self.replace_sha, str):
-            self.replace_sha = self.replace_sha.encode()
+        # redis-py types the SHA as str; it is bytes unless the client decodes replies.
+        sha: str | bytes = client.script_load(REPLACE_ROW_SCRIPT)
+        self.replace_sha = sha.encode() if isinstance(sha, str) else sha
 
     def commands_for(self, view: FeatureView, delete_fields: Iterable[str] = ()) -> CommandSql:
         return CommandSql(view, f"{self.prefix}{view.entity}:", self.replace_sha.decode(), tuple(delete_fields))
