@@ -334,6 +334,7 @@ def _quicker_dbt_start(cache_dir: Path) -> Iterator[None]:
         kept = {}
     added: dict[str, dict] = {}
 
+    # Installed only when `build` is callable; the ignores are for narrowing that does not reach into a closure.
     def json_schema(cls: type) -> dict:
         name = f"{cls.__module__}.{cls.__qualname__}"
         if "<locals>" in name:  # not one class per name
@@ -351,6 +352,7 @@ def _quicker_dbt_start(cache_dir: Path) -> Iterator[None]:
             frame = frame.f_back
         return "Unknown"
 
+    # The ignores: patching dbt's methods is the point, and their declared types do not allow it.
     if callable(build):
         dbtClassMixin.json_schema = classmethod(json_schema)  # type: ignore[method-assign, assignment]
     if isinstance(source_method, staticmethod):
