@@ -52,7 +52,7 @@ test: $(INSTALLED) lint
 test-spark: $(SPARK_INSTALLED)
 	FEATURE_STORE_SPARK_TESTS=1 $(BIN)/pytest tests/spark
 
-## lint: ruff, and mypy over the packages, bench, scripts and examples (see [tool.mypy] in pyproject.toml)
+## lint: ruff, and mypy over all the Python (see [tool.mypy] in pyproject.toml)
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/mypy

@@ -7,6 +7,7 @@ feature_store.registry.manifest.data_type_agrees does; it is plain Jinja, so it 
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import jinja2
 import pytest
@@ -35,7 +36,7 @@ def jinja_rule():
 
     environment = jinja2.Environment(loader=jinja2.FileSystemLoader(str(PROJECT_DIR / "macros")))
     environment.globals["return"] = give_back
-    macros = environment.get_template("feature_dtypes.sql").module
+    macros: Any = environment.get_template("feature_dtypes.sql").module  # the macros are its attributes
 
     def agrees(dtype: str, data_type: str) -> bool:
         returned.clear()
