@@ -45,16 +45,17 @@ run: $(INSTALLED)
 	$(BIN)/python scripts/run_demo.py --host $(HOST) --port $(PORT)
 
 ## test: the whole suite from nothing (lint, then pytest with real dbt, Redis and HTTP)
-test: $(INSTALLED)
-	$(BIN)/ruff check .
+test: $(INSTALLED) lint
 	$(BIN)/pytest
 
 ## test-spark: build the demo on Spark and check it against the DuckDB build (opt-in, minutes; see README)
 test-spark: $(SPARK_INSTALLED)
 	FEATURE_STORE_SPARK_TESTS=1 $(BIN)/pytest tests/spark
 
+## lint: ruff, and mypy over all the Python (see [tool.mypy] in pyproject.toml)
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 build: $(INSTALLED)
 	$(BIN)/dbt build

@@ -36,7 +36,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from feature_store.offline.connection import perfect_hashing
+from feature_store.offline.connection import one_row, perfect_hashing
 from feature_store.offline.history import (
     HISTORY_COLUMN,
     KEY_COLUMN,
@@ -119,17 +119,17 @@ def stage(
     if base is None:
         connection.execute(f"create or replace temp table {HISTORY_TABLE} as "
                            f"{history_fingerprint_sql(view, entity, schema, as_of, share)}")
-        (entities,) = connection.execute(f"select count(*) from {HISTORY_TABLE}").fetchone()
+        (entities,) = one_row(connection.execute(f"select count(*) from {HISTORY_TABLE}"))
         recomputed = diff.compute_latest(None, int(entities))
         return Staged(int(entities), 0, 0, recomputed)
     narrowed = change is not None and diff.find_changed_among_candidates(base, change)
     if not narrowed:
         diff.find_changed(base)
-    joined, left, changed = connection.execute(
+    joined, left, changed = one_row(connection.execute(
         f"select count(*) filter (where __in_new and not __was), count(*) filter (where __was and not __in_new), "
-        f"count(*) from {CHANGED_TABLE}").fetchone()
+        f"count(*) from {CHANGED_TABLE}"))
     if narrowed:
-        (recomputed,) = connection.execute(f"select count(*) from {LATEST_TABLE}").fetchone()
+        (recomputed,) = one_row(connection.execute(f"select count(*) from {LATEST_TABLE}"))
     else:
         recomputed = diff.compute_latest(CHANGED_TABLE, int(changed))
     return Staged(None, int(joined), int(left), int(recomputed), narrowed)
@@ -219,7 +219,7 @@ class _Diff:
             candidates.append(f"select {KEY_COLUMN} from {_files(base.base)} where false")  # none: an empty set
         self.connection.execute(f"create or replace temp table {CANDIDATE_TABLE} as select distinct {KEY_COLUMN} "
                                 f"from ({' union all '.join(candidates)})")
-        (count,) = self.connection.execute(f"select count(*) from {CANDIDATE_TABLE}").fetchone()
+        (count,) = one_row(self.connection.execute(f"select count(*) from {CANDIDATE_TABLE}"))
         if count > min(LATEST_PARTITION_ENTITIES, NARROW_MAX_SHARE * max(sum(base.rows()), 1)):
             return False
         perfect_hashing(self.connection, False)
@@ -254,7 +254,7 @@ class _Diff:
                 self.connection.execute(f"create or replace temp table {LATEST_TABLE} as {sql}")
             else:
                 self.connection.execute(f"insert into {LATEST_TABLE} {sql}")
-        (recomputed,) = self.connection.execute(f"select count(*) from {LATEST_TABLE}").fetchone()
+        (recomputed,) = one_row(self.connection.execute(f"select count(*) from {LATEST_TABLE}"))
         return int(recomputed)
 
 
@@ -390,9 +390,9 @@ def ids_missing_from(
     """
     in_share = ""
     if share.count > 1:
-        (key_type,) = connection.execute(
+        (key_type,) = one_row(connection.execute(
             "select data_type from duckdb_columns() where table_name = ? and column_name = ?",
-            [HISTORY_TABLE, KEY_COLUMN]).fetchone()
+            [HISTORY_TABLE, KEY_COLUMN]))
         in_share = f" where true{share.condition(f'try_cast(id as {key_type})')}"
     sql = (f"select id from (select id from scanned_ids{in_share}) as s anti join {HISTORY_TABLE} as n "
            f"on s.id = cast(n.{KEY_COLUMN} as varchar)")

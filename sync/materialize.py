@@ -210,7 +210,7 @@ def _sync_view(
                  and fingerprints is not None)
     # What Redis holds for this view is known exactly only after a completed sync to this same Redis.
     base = fingerprints if completed and not redis_lost else None
-    full = force_full or base is None or not previous.same_shape(view)
+    full = force_full or base is None or previous is None or not previous.same_shape(view)
     # Without a base, only a scan finds entities that must lose this view's fields.
     scan = full and base is None and (redis_lost or previous is not None or redis_has_features)
     # Mark the view in progress first: if this run dies, the next rewrites it in full.
@@ -222,7 +222,7 @@ def _sync_view(
     kept_keys = folder.fingerprints_dir(view.name)
     previous_groups = [history_layout.RowGroup.from_json(group) for group in previous.row_groups] if previous else []
     known = {group.digest for group in previous_groups}
-    if not full and _unchanged(view, entity, previous, layout.digest, schema, connection, as_of):
+    if not full and previous and _unchanged(view, entity, previous, layout.digest, schema, connection, as_of):
         pending = folder.start_pending(view.name, keep_base=base, keep_delta=True)
         seconds = time.perf_counter() - started
         summary = ViewSummary(view.name, "unchanged", layout.rows, previous.rows, 0, 0, 0, seconds,
@@ -232,7 +232,7 @@ def _sync_view(
     diff_base = None if full else base
     compact = needs_compaction(diff_base)
     change = None
-    if not full and previous.last_sync_at:
+    if not full and previous and previous.last_sync_at:
         change = history_layout.compare(previous_groups, parse_timestamp(previous.last_sync_at), layout, as_of,
                                         lambda digest: existing_key_file(kept_keys, digest))
     job = ShareJob(
@@ -250,6 +250,7 @@ def _sync_view(
     if all(result.entities is not None for result in results):
         entities = sum(result.entities or 0 for result in results)
     else:
+        assert previous is not None, "only an incremental sync leaves counts unknown, and it has a base"
         entities = previous.rows + sum(r.joined for r in results) - sum(r.left for r in results)
     written = sum(result.written for result in results)
     deleted = sum(result.deleted for result in results)

@@ -127,13 +127,13 @@ def judge(view: FeatureView, manifest: dict[str, Any], record: dict[str, Any] | 
             problems.append(f"its last build {_outcome(entry)}: {rebuild}")
     for test in attached_tests(manifest, view.name):
         kind = "unit test" if test["resource_type"] == "unit_test" else "test"
-        entry = results.get(test["unique_id"])
-        if entry is None:
+        result = results.get(test["unique_id"])
+        if result is None:
             problems.append(f"{kind} {test['name']} has not run since the model last changed: {rebuild}")
-        elif entry.get("status") in WARNED:
-            warnings.append(f"{kind} {test['name']} warned ({_message(entry)})")
-        elif entry.get("status") not in PASSED:
-            problems.append(f"{kind} {test['name']} {_outcome(entry)} ({when})")
+        elif result.get("status") in WARNED:
+            warnings.append(f"{kind} {test['name']} warned ({_message(result)})")
+        elif result.get("status") not in PASSED:
+            problems.append(f"{kind} {test['name']} {_outcome(result)} ({when})")
     return Verdict(view.name, tuple(problems), tuple(warnings))
 
 

@@ -54,14 +54,14 @@ def verify(
 ) -> list[ViewVerification]:
     """Compare each view; `as_of` defaults to the clock each view was last synced at."""
     chosen = views or registry.views
-    reports = read_sync_reports(client, prefix, (v.name for v in chosen))
+    sync_reports = read_sync_reports(client, prefix, (v.name for v in chosen))
     schemas = offline.check_offline(registry, chosen)
     connection = duckdb_connection.connect()
-    reports = []
+    reports: list[ViewVerification] = []
     for view in chosen:
         report = ViewVerification(view.name)
         reports.append(report)
-        clock = as_of or _synced_at(reports.get(view.name, {}))
+        clock = as_of or _synced_at(sync_reports.get(view.name, {}))
         if clock is None:
             report.note("never synced: run `python -m sync`")
             report.missing = 1

@@ -92,7 +92,7 @@ class WorkerPool:
                 else:
                     staged.append(value)
                     if len(staged) == self.count:
-                        on_staged(None if None in staged else sum(staged))
+                        on_staged(None if None in staged else sum(count for count in staged if count is not None))
             return [future.result() for future in futures]
         except BrokenProcessPool as error:
             raise FeatureStoreError(

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import duckdb
 
+from feature_store.offline.connection import one_row
 from feature_store.registry.manifest import SUPPORTED_MANIFEST
 
 ENTITIES = {"user": {"join_key": "user_id", "dtype": "int64", "description": "A synthetic user."}}
@@ -109,9 +110,9 @@ def change_entities(
             ) to '{path}.tmp' (format parquet, compression zstd)
         """)
         Path(f"{path}.tmp").replace(path)
-        changed = connection.execute(
+        changed = one_row(connection.execute(
             f"select count(distinct user_id) from read_parquet('{path}') where user_id % {step} = {offset % step}"
-        ).fetchone()[0]
+        ))[0]
     return changed
 
 

@@ -38,7 +38,7 @@ import pyarrow.parquet as pq
 
 from bench.readme import README
 from bench.training.generate import DEFAULT_OUT, REPOSITORY
-from feature_store.offline.connection import connect
+from feature_store.offline.connection import connect, one_row
 from feature_store.offline.training_compile import (
     IMPLEMENTATIONS,
     CompiledJoin,
@@ -179,10 +179,10 @@ def compare(outputs: dict[str, Path]) -> str:
     if len(outputs) != 2:
         return "not compared (one implementation measured)"
     first, second = (str(path) for path in outputs.values())
-    differ = duckdb.execute(
+    differ = one_row(duckdb.execute(
         f"select (select count(*) from (from '{first}' except all from '{second}'))"
         f" + (select count(*) from (from '{second}' except all from '{first}'))"
-    ).fetchone()[0]  # type: ignore[index]
+    ))[0]
     return "identical, row for row" if differ == 0 else f"DIFFERENT ({differ} rows)"
 
 
@@ -192,9 +192,9 @@ def benchmark(args: argparse.Namespace) -> str:
     views = [registry.view(name) for name in sorted(v.name for v in registry.views)]
     spine_rows = pq.read_metadata(project / "data" / "spine.parquet").num_rows
     feature_rows = sum(pq.read_metadata(view.location).num_rows for view in views)
-    entities = duckdb.execute(
+    entities = one_row(duckdb.execute(
         f"select count(distinct user_id) from read_parquet({[view.location for view in views]})"
-    ).fetchone()[0]  # type: ignore[index]
+    ))[0]
     load = os.getloadavg()
     scratch = Path(tempfile.mkdtemp(prefix="training_bench_"))
     try:

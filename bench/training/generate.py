@@ -127,7 +127,7 @@ def write_project(out: Path) -> None:
             meta["ttl"] = ttl
         if created:
             meta["created_timestamp"] = created
-        columns = [{"name": "user_id", "description": "The user.", "data_type": "bigint"},
+        columns: list[dict[str, object]] = [{"name": "user_id", "description": "The user.", "data_type": "bigint"},
                    {"name": "event_timestamp", "description": "When the values took effect.",
                     "data_type": "timestamp"}]
         if created:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from typing import Any
 
 import duckdb
 
@@ -31,6 +32,14 @@ def perfect_hashing(connection: duckdb.DuckDBPyConnection, on: bool) -> None:
     connection.execute(f"SET perfect_ht_threshold = {bits}")
 
 
+
+
+def one_row(cursor: duckdb.DuckDBPyConnection) -> tuple[Any, ...]:
+    """The row of a query that always returns one (an aggregate, a catalog lookup); none is a bug."""
+    row = cursor.fetchone()
+    if row is None:
+        raise RuntimeError("a DuckDB query expected to return one row returned none")
+    return row
 
 
 def connect(threads: int | None = None, bounded: bool = True) -> duckdb.DuckDBPyConnection:

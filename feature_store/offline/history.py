@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from feature_store.errors import DefinitionError, DefinitionErrors
+from feature_store.offline.connection import one_row
 from feature_store.registry.dtypes import list_element
 from feature_store.registry.model import Entity, FeatureView, Registry
 from feature_store.sql import ID_COLUMN, TS_COLUMN, literal, quote
@@ -331,8 +332,8 @@ def rows_reached(
     until: datetime,
 ) -> int:
     """History rows dated after one clock and at or before another (Parquet statistics skip the rest)."""
-    (count,) = connection.execute(
-        f"select count(*) from ({keys_reached_sql(view, entity, schema, after, until)})").fetchone()
+    (count,) = one_row(connection.execute(
+        f"select count(*) from ({keys_reached_sql(view, entity, schema, after, until)})"))
     return int(count)
 
 

@@ -30,11 +30,17 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
 from feature_store.errors import FeatureStoreError
 from feature_store.sql import literal
+
+if TYPE_CHECKING:
+    from types import FrameType
+
+    from dbt.cli.main import dbtRunnerResult
 
 SPINE_VARIABLE = "training_spine"
 # Every spine row keeps its position through the join, so results come back in the spine's order.
@@ -102,7 +108,7 @@ class CompiledJoin:
         if match is None:
             raise TrainingSetError("the compiled training-set SQL has no relations header")
         relations = {view: tuple(parts) for view, parts in json.loads(match.group(1)).items()}
-        return cls(sql, relations)  # type: ignore[arg-type]
+        return cls(sql, relations)
 
 
 def inline_sql(request: JoinRequest) -> str:
@@ -202,8 +208,8 @@ class Compiler:
             result = dbtRunner().invoke(args)
         if not result.success:
             raise TrainingSetError(_dbt_error(result))
-        compiled = CompiledJoin.from_sql(result.result.results[0].node.compiled_code)
-        if before is not None and before == self.fingerprint(request, spine_schema):  # type: ignore[arg-type]
+        compiled = CompiledJoin.from_sql(_compiled_code(result))
+        if before is not None and spine_schema is not None and before == self.fingerprint(request, spine_schema):
             entry = self._entry(request, before)
             _write_atomically(entry, compiled.sql)
             _prune(entry.parent)
@@ -328,6 +334,7 @@ def _quicker_dbt_start(cache_dir: Path) -> Iterator[None]:
         kept = {}
     added: dict[str, dict] = {}
 
+    # Installed only when `build` is callable; the ignores are for narrowing that does not reach into a closure.
     def json_schema(cls: type) -> dict:
         name = f"{cls.__module__}.{cls.__qualname__}"
         if "<locals>" in name:  # not one class per name
@@ -337,7 +344,7 @@ def _quicker_dbt_start(cache_dir: Path) -> Iterator[None]:
         return kept[name]
 
     def default_source() -> str:
-        frame = sys._getframe(1)
+        frame: FrameType | None = sys._getframe(1)
         while frame is not None:
             module = frame.f_globals.get("__name__")
             if module and module != behavior_flags.__name__:
@@ -345,6 +352,7 @@ def _quicker_dbt_start(cache_dir: Path) -> Iterator[None]:
             frame = frame.f_back
         return "Unknown"
 
+    # The ignores: patching dbt's methods is the point, and their declared types do not allow it.
     if callable(build):
         dbtClassMixin.json_schema = classmethod(json_schema)  # type: ignore[method-assign, assignment]
     if isinstance(source_method, staticmethod):
@@ -353,7 +361,7 @@ def _quicker_dbt_start(cache_dir: Path) -> Iterator[None]:
         yield
     finally:
         if callable(build):
-            dbtClassMixin.json_schema = schema_method  # type: ignore[method-assign]
+            dbtClassMixin.json_schema = schema_method  # type: ignore[method-assign, assignment]
         if isinstance(source_method, staticmethod):
             behavior_flags.BehaviorFlagRendered._default_source = source_method  # type: ignore[method-assign]
     if added:
@@ -386,6 +394,18 @@ def _spare_exit_collection() -> None:
 def _jinja_text(text: str) -> str:
     """`text` inside a double-quoted Jinja string."""
     return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _compiled_code(result: dbtRunnerResult) -> str:
+    """The SQL of the one inline node a successful `dbt compile` ran."""
+    from dbt.artifacts.schemas.run import RunExecutionResult
+
+    run = result.result
+    node = run.results[0].node if isinstance(run, RunExecutionResult) and run.results else None
+    code = getattr(node, "compiled_code", None)
+    if not isinstance(code, str):
+        raise TrainingSetError("dbt compile returned no compiled SQL")
+    return code
 
 
 def _dbt_error(result: object) -> str:

@@ -28,13 +28,13 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypedDict, Unpack
+from typing import TYPE_CHECKING, Any, TypeAlias, TypedDict, Unpack
 
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from feature_store.offline.connection import connect
+from feature_store.offline.connection import connect, one_row
 from feature_store.offline.history import parquet_files
 from feature_store.offline.training_compile import (
     IMPLEMENTATIONS,
@@ -53,7 +53,7 @@ from feature_store.sql import literal, quote
 if TYPE_CHECKING:
     import pandas as pd
 
-Spine = str | Path | pa.Table | Any  # Any: a pandas DataFrame
+Spine: TypeAlias = str | Path | pa.Table | Any  # Any: a pandas DataFrame
 
 
 def resolve_features(registry: Registry, names: Sequence[str]) -> tuple[tuple[str, tuple[str, ...]], ...]:
@@ -244,7 +244,7 @@ def prepare(connection: duckdb.DuckDBPyConnection, compiled: CompiledJoin, locat
     With keep_order, rows come in the spine's order (a sort of the result); without, in any order,
     as a training model gives them.
     """
-    current = connection.execute("select current_database()").fetchone()[0]  # type: ignore[index]
+    current = one_row(connection.execute("select current_database()"))[0]
     for view, (database, schema, identifier) in compiled.relations.items():
         if database != current:
             connection.execute(f"attach if not exists ':memory:' as {quote(database)}")

@@ -196,7 +196,8 @@ def _build_view(
         refuse("feature view has no feature columns",
                "add a column besides the entity's join keys and the timestamps, with its contract `data_type`, "
                "to the model's YAML")
-    if len(errors) > before:
+    # After `or`: what was refused above when missing, restated so the types below are not Optional.
+    if len(errors) > before or not (entity_name and timestamp and location) or freshness is None:
         return None
     path = Path(location)
     return FeatureView(
@@ -204,7 +205,7 @@ def _build_view(
         entity=entity_name,
         timestamp=timestamp,
         created_timestamp=meta.get("created_timestamp") or None,
-        freshness=freshness,  # type: ignore[arg-type]
+        freshness=freshness,
         ttl=ttl,
         owner=str(owner),
         description=description,
@@ -231,7 +232,7 @@ def parquet_location(node: dict[str, Any]) -> str | None:
 
 def _duration(meta: dict[str, Any], key: str, refuse: Any, required: bool) -> timedelta | None:
     text = meta.get(key)
-    if text in (None, "", "none"):
+    if text is None or text in ("", "none"):
         if required:
             refuse(f"feature view has no `{key}` in config.meta", f"add `{key}: 1h` (or 30s, 5m, 1d, 7d)")
         return None

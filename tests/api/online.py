@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import redis
+from redis.typing import EncodableT, FieldT
 
 from feature_store.online import keys
 from feature_store.online.text import encode, format_timestamp
@@ -64,6 +65,13 @@ TITLE_STATS = view(
 DEMO = Registry(entities=(USER, TITLE), views=(USER_PROFILE, USER_WATCH_STATS, TITLE_STATS), project="demo")
 
 
+def ttl_of(feature_view: FeatureView) -> timedelta:
+    """The ttl of a view that has one."""
+    if feature_view.ttl is None:
+        raise ValueError(f"{feature_view.name} has no ttl")
+    return feature_view.ttl
+
+
 def with_views(registry: Registry, *views: FeatureView) -> Registry:
     """`registry` with `views` replacing the ones of the same name (or added)."""
     by_name = {feature_view.name: feature_view for feature_view in (*registry.views, *views)}
@@ -118,7 +126,9 @@ class OnlineWriter:
         """One view's row for one entity: features in their text forms, nulls as absent fields."""
         key = keys.entity_key(self.prefix, entity, str(entity_id))
         dtypes = {feature.name: feature.dtype for feature in feature_view.features}
-        present = {name: encode(value, dtypes[name]) for name, value in values.items() if value is not None}
+        present: dict[FieldT, EncodableT] = {
+            name: encode(value, dtypes[name]) for name, value in values.items() if value is not None
+        }
         absent = [name for name in dtypes if values.get(name) is None]
         with self.client.pipeline(transaction=True) as pipe:
             if absent:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from feature_store.online.reader.pipe import RedisPipe
 from tests.api.conftest import Client, ClientFactory, store_of
 from tests.api.online import NOW, USER_WATCH_STATS, OnlineWriter
 
@@ -163,6 +164,7 @@ async def test_every_id_is_read_in_one_round_trip(
     write_users(online, *range(50))
     await client.get("/features/user/1")  # the registry is cached from here on
     pipe = store_of(client).pipe
+    assert isinstance(pipe, RedisPipe)  # the fixture's Redis is one server
     round_trips: list[list[str]] = []
     real_execute = pipe.execute_packed  # every round trip goes through it, packed as RESP
 

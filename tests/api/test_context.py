@@ -18,11 +18,12 @@ from tests.api.online import (
     USER_WATCH_STATS,
     USER_WITH_CONTEXT,
     OnlineWriter,
+    ttl_of,
 )
 
 pytestmark = pytest.mark.anyio
 
-TTL = USER_WATCH_STATS.ttl
+TTL = ttl_of(USER_WATCH_STATS)
 FRESHNESS = USER_WATCH_STATS.freshness
 assert TTL is not None
 PROFILE = {"country": "NL", "is_premium": True, "favorite_genres": ["drama", "sci-fi"]}

@@ -15,12 +15,12 @@ from datetime import timedelta
 import pytest
 
 from tests.api.conftest import Client, ClientFactory
-from tests.api.online import DEMO, MICROSECOND, NOW, TITLE_STATS, USER_PROFILE, USER_WATCH_STATS, OnlineWriter
+from tests.api.online import DEMO, MICROSECOND, NOW, TITLE_STATS, USER_PROFILE, USER_WATCH_STATS, OnlineWriter, ttl_of
 
 pytestmark = pytest.mark.anyio
 
 EPOCH = "1970-01-01T00:00:00Z"
-TTL = USER_WATCH_STATS.ttl
+TTL = ttl_of(USER_WATCH_STATS)
 assert TTL is not None
 
 REQUEST = {

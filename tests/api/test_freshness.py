@@ -9,11 +9,11 @@ import pytest
 
 from feature_store.online.text import format_timestamp
 from tests.api.conftest import ClientFactory
-from tests.api.online import DEMO, MICROSECOND, NOW, USER_PROFILE, USER_WATCH_STATS, OnlineWriter, with_views
+from tests.api.online import DEMO, MICROSECOND, NOW, USER_PROFILE, USER_WATCH_STATS, OnlineWriter, ttl_of, with_views
 
 pytestmark = pytest.mark.anyio
 
-TTL = USER_WATCH_STATS.ttl
+TTL = ttl_of(USER_WATCH_STATS)
 FRESHNESS = USER_WATCH_STATS.freshness
 assert TTL is not None
 

@@ -13,11 +13,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from api.core import metrics
 from api.core.config import Settings
 from tests.api.conftest import Client, ClientFactory, serve
-from tests.api.online import DEMO, MICROSECOND, NOW, USER_PROFILE, USER_WATCH_STATS, OnlineWriter
+from tests.api.online import DEMO, MICROSECOND, NOW, USER_PROFILE, USER_WATCH_STATS, OnlineWriter, ttl_of
 
 pytestmark = pytest.mark.anyio
 
-TTL = USER_WATCH_STATS.ttl
+TTL = ttl_of(USER_WATCH_STATS)
 assert TTL is not None
 SINGLE = "/features/{entity}/{id}"
 

@@ -35,6 +35,7 @@ def start_api(redis_url: str, *args: str, **env_vars: str) -> tuple[subprocess.P
         stderr=subprocess.STDOUT,
         text=True,
     )
+    assert process.stdout is not None  # stdout=PIPE
     base_url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     while time.monotonic() < deadline:

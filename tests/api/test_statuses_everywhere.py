@@ -8,11 +8,11 @@ from datetime import timedelta
 import pytest
 
 from tests.api.conftest import ClientFactory
-from tests.api.online import CONTEXT_DEMO, MICROSECOND, NOW, USER_WATCH_STATS, OnlineWriter
+from tests.api.online import CONTEXT_DEMO, MICROSECOND, NOW, USER_WATCH_STATS, OnlineWriter, ttl_of
 
 pytestmark = pytest.mark.anyio
 
-TTL = USER_WATCH_STATS.ttl
+TTL = ttl_of(USER_WATCH_STATS)
 FRESHNESS = USER_WATCH_STATS.freshness
 assert TTL is not None
 FEAST_STATUS = {"fresh": "PRESENT", "stale": "PRESENT", "expired": "OUTSIDE_MAX_AGE", "missing": "NOT_FOUND"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from redis.asyncio.connection import Connection
@@ -17,7 +18,7 @@ from feature_store.online.text import encode, to_json_value
 from feature_store.registry.dtypes import LIST_ELEMENT_DTYPES, SCALAR_DTYPES
 from tests.api.online import TITLE, USER
 
-SAMPLES = {
+SAMPLES: dict[str, list[Any]] = {
     "int64": [0, 1, -1, 2**63 - 1, -(2**63), 42],
     "float64": [0.0, -0.0, 0.1 + 0.2, 1e300, -1e-300, 5e-324, 3.0, math.nan, math.inf, -math.inf],
     "bool": [True, False],

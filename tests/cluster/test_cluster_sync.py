@@ -24,7 +24,9 @@ def test_full_sync_spreads_over_every_master_and_verifies(project: BuiltProject,
     assert all(size > 500 for size in sizes), sizes  # 3,000 users spread over 3 masters
     client = cluster_client(cluster_url)
     assert client.hget("user:42", "_ts:user_segment")
-    registry = json.loads(client.get("{_fs}:registry"))
+    raw = client.get("{_fs}:registry")
+    assert raw is not None
+    registry = json.loads(raw)
     assert set(registry["views"]) == {"user_last_genre", "user_segment", "user_watch_stats"}
     assert_verified(project, cluster_url)
 

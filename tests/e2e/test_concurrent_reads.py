@@ -27,7 +27,8 @@ def write_versions(project: BuiltProject, upto: int) -> None:
     path = project.parquet("user_watch_stats")
     schema = pq.read_schema(path)
     base = project.demo_now.replace(tzinfo=None) - timedelta(days=1)
-    users, stamps, counts, minutes, averages = [], [], [], [], []
+    users: list[int] = []
+    stamps, counts, minutes, averages = [], [], [], []
     for version in range(upto + 1):
         users += range(1, USERS + 1)
         stamps += [base + timedelta(minutes=version)] * USERS

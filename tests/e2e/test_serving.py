@@ -76,7 +76,7 @@ def expected_features(project: BuiltProject, read_at: datetime) -> dict[int, dic
             row = per_view[view].get(user)
             valid = row is not None and (ttl is None or row["event_timestamp"] >= cutoff - ttl)
             for feature in features:
-                values[feature] = row[feature] if valid else None
+                values[feature] = row[feature] if valid and row is not None else None
         expected[user] = values
     return expected
 

@@ -29,7 +29,7 @@ def test_start_is_idempotent_persists_and_stops(tmp_path: Path) -> None:
         assert url.startswith("redis://127.0.0.1:")
         client = redis.Redis.from_url(url, decode_responses=True)
         assert client.config_get("maxmemory-policy") == {"maxmemory-policy": "noeviction"}
-        assert client.config_get("bind")["bind"].startswith("127.0.0.1")
+        assert str(client.config_get("bind")["bind"]).startswith("127.0.0.1")
         client.set("kept", "yes")
         assert redis_cli(tmp_path, "start").stdout.strip() == url  # already running: same server
         assert redis_cli(tmp_path, "status").returncode == 0

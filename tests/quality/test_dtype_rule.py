@@ -6,6 +6,8 @@ feature_store.registry.dtypes.dtype_of_sql_type does; it is plain Jinja, so it r
 
 from __future__ import annotations
 
+from typing import Any
+
 import jinja2
 import pytest
 
@@ -33,7 +35,7 @@ def jinja_rule():
 
     environment = jinja2.Environment(loader=jinja2.FileSystemLoader(str(PROJECT_DIR / "macros")))
     environment.globals["return"] = give_back
-    macros = environment.get_template("feature_dtypes.sql").module
+    macros: Any = environment.get_template("feature_dtypes.sql").module  # the macros are its attributes
 
     def dtype_of(sql_type: str) -> str | None:
         returned.clear()

@@ -5,17 +5,18 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import redis
 
+from feature_store.registry.model import FeatureView
 from sync import quality_gate
 from sync.quality_gate import QualityGateError, judge
 from tests.conftest import BuiltProject, demo_vars, run_dbt
 from tests.quality.conftest import DbtOutcome, copy_built, sync_cli
 
-VIEW = SimpleNamespace(name="clicks", checksum="sql-1")
+VIEW = cast(FeatureView, SimpleNamespace(name="clicks", checksum="sql-1"))  # judge reads only these two
 
 
 def manifest(*tests: tuple[str, str], contract: str = "contract-1") -> dict[str, Any]:
@@ -112,11 +113,11 @@ def test_check_raises_naming_every_refusal_unless_forced(tmp_path: Path) -> None
     (target / quality_gate.RESULTS_FILE).write_text(json.dumps(record(
         ("test", "feature_unique_rows_clicks_", "fail"), ("unit_test", "clicks_logic", "pass"))) + "\n")
     with pytest.raises(QualityGateError) as refused:
-        quality_gate.check(tmp_path, [VIEW])  # type: ignore[list-item]
+        quality_gate.check(tmp_path, [VIEW])
     assert "clicks: test feature_unique_rows_clicks_ failed" in str(refused.value)
     assert "nothing was synced" in str(refused.value) and "--force" in str(refused.value)
     warnings: list[str] = []
-    verdicts = quality_gate.check(tmp_path, [VIEW], force=True, warn=warnings.append)  # type: ignore[list-item]
+    verdicts = quality_gate.check(tmp_path, [VIEW], force=True, warn=warnings.append)
     assert not verdicts[0].ok
     assert warnings and warnings[0].startswith("warning: --force: publishing 1 feature view(s)")
 

@@ -14,7 +14,7 @@ import subprocess
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pyarrow.dataset as ds
 import pytest
@@ -117,7 +117,8 @@ def sync_cli(
 def entities(url: str) -> dict[str, dict[str, str]]:
     client = redis.Redis.from_url(url, decode_responses=True)
     try:
-        return {key: client.hgetall(key) for key in client.scan_iter("user:*", count=1000)}
+        # redis-py's types do not follow decode_responses: these are str.
+        return {key: cast(dict[str, str], client.hgetall(key)) for key in client.scan_iter("user:*", count=1000)}
     finally:
         client.close()
 

@@ -146,7 +146,7 @@ class EmbeddedCluster:
         """Until every running node reports the cluster ok and agrees on the slot owners, and (`replicated`)
         every slot range has its replicas, synced."""
         deadline = time.monotonic() + timeout
-        problem = "not checked yet"
+        problem: str | None = "not checked yet"
         while time.monotonic() < deadline:
             problem = self._not_ready(replicated)
             if problem is None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import redis.asyncio as aioredis
 from redis._parsers.hiredis import NOT_ENOUGH_DATA, _AsyncHiredisParser
@@ -24,6 +24,9 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+
+if TYPE_CHECKING:
+    import hiredis
 
 Command = Sequence[str | int]
 
@@ -168,7 +171,7 @@ async def _hiredis_replies(parser: _AsyncHiredisParser, count: int, errors_as_re
     """`count` replies from redis-py's hiredis reader, as its read_response gives them (an error reply
     raised, or kept in place), minus the per-reply calls. No push messages arrive: this client
     subscribes to nothing."""
-    reader = parser._reader
+    reader = cast("hiredis.Reader", parser._reader)  # redis-py types it as the None it holds until connected
     replies: list[Any] = []
     while len(replies) < count:
         reply = reader.gets()

@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pyarrow as pa
 import redis
+from redis.exceptions import ClusterDownError
 
 from feature_store.online.writes.arrow_strings import string_offsets
 from feature_store.online.writes.resp_stream import RespStream, failed_writes, payload_of
@@ -65,7 +66,7 @@ class ClusterRespStream:
             owners[slot] = names.index(name)
         orphans = np.flatnonzero(owners < 0)
         if len(orphans):
-            raise redis.ClusterDownError(
+            raise ClusterDownError(
                 f"{len(orphans)} hash slots (first {orphans[0]}) have no master: the cluster is incomplete; "
                 "repair it (`redis-cli --cluster check HOST:PORT`) and sync again"
             )
@@ -101,8 +102,8 @@ class ClusterRespStream:
             except redis.RedisError as error:
                 broken = broken or (name, error)
         if broken:
-            name, error = broken
-            raise type(error)(f"cluster node {name}: {error}") from error
+            name, cause = broken
+            raise type(cause)(f"cluster node {name}: {cause}") from cause
         if failures:
             self._resend(commands, sorted(failures))
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import socket
+from typing import cast
+
 import pyarrow as pa
 import redis
 
@@ -62,7 +65,7 @@ class RespStream:
         """Send `count` commands; their reply lines (only when one failed, unless `keep_replies`)."""
         if self.connection._sock is None:
             self.connection.connect()
-        sock = self.connection._sock
+        sock = cast(socket.socket, self.connection._sock)  # redis-py types it as the None it holds until connect()
         try:
             sock.sendall(payload)
             return self._read_replies(sock, count, keep_replies)

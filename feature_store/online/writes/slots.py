@@ -12,6 +12,7 @@ the rows (CRC16 continues from any state).
 from __future__ import annotations
 
 from binascii import crc_hqx
+from typing import cast
 
 import numpy as np
 import pyarrow as pa
@@ -68,7 +69,7 @@ def _crc_rows(matrix: np.ndarray, state: np.ndarray, start: np.ndarray, length: 
 
 def _first(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per row: whether `mask` has a True, and the first column where it does."""
-    return mask.any(axis=1), mask.argmax(axis=1)
+    return cast(np.ndarray, mask.any(axis=1)), mask.argmax(axis=1)  # numpy's stubs allow a scalar for any axis
 
 
 def key_slots(prefix: str | bytes, ids: pa.Array) -> np.ndarray:

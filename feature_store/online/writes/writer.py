@@ -25,6 +25,7 @@ from datetime import datetime
 import pyarrow as pa
 import redis
 
+from feature_store.online.client import Client
 from feature_store.online.keys import registry_key, registry_version_key, sync_report_key
 from feature_store.online.text import format_timestamp
 from feature_store.online.writes.cluster_writes import ClusterRespStream, delete_fields_in_cluster
@@ -58,13 +59,13 @@ class ViewWriteResult:
 class OnlineWriter:
     """Writes views' changed rows into Redis and publishes what was written."""
 
-    def __init__(self, client: redis.Redis, prefix: str = "", pipeline_rows: int = DEFAULT_PIPELINE_ROWS) -> None:
+    def __init__(self, client: Client, prefix: str = "", pipeline_rows: int = DEFAULT_PIPELINE_ROWS) -> None:
         self.client = client
         self.prefix = prefix
         self.pipeline_rows = pipeline_rows
-        self.replace_sha = client.script_load(REPLACE_ROW_SCRIPT)
-        if isinstance(self.replace_sha, str):
-            self.replace_sha = self.replace_sha.encode()
+        # redis-py types the SHA as str; it is bytes unless the client decodes replies.
+        sha: str | bytes = client.script_load(REPLACE_ROW_SCRIPT)
+        self.replace_sha = sha.encode() if isinstance(sha, str) else sha
 
     def commands_for(self, view: FeatureView, delete_fields: Iterable[str] = ()) -> CommandSql:
         return CommandSql(view, f"{self.prefix}{view.entity}:", self.replace_sha.decode(), tuple(delete_fields))
