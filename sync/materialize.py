@@ -38,6 +38,7 @@ from feature_store.offline import connection as duckdb_connection
 from feature_store.offline import history as offline
 from feature_store.offline import history_layout
 from feature_store.offline.group_keys import drop_group_keys, existing_key_file, keep_group_keys
+from feature_store.offline.schema import check_offline
 from feature_store.online.client import check_memory_policy
 from feature_store.online.keys import timestamp_field
 from feature_store.online.text import format_timestamp
@@ -133,7 +134,7 @@ def run_sync(
             due = due_views(views, read_sync_reports(client, prefix, (v.name for v in views)), as_of)
             report.skipped = tuple(v.name for v in views if v not in due)
             views = due
-        schemas = offline.check_offline(registry, views)
+        schemas = check_offline(registry, views)
         quality_gate.check(project_dir, views, manifest_path, force=force, say=say)
         if report.full_reason:
             say(f"full sync: {report.full_reason}")

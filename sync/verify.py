@@ -17,6 +17,7 @@ import redis
 from feature_store.clock import parse_timestamp
 from feature_store.offline import connection as duckdb_connection
 from feature_store.offline import history as offline
+from feature_store.offline.schema import check_offline
 from feature_store.online.keys import timestamp_field
 from feature_store.online.writes.writer import read_sync_reports
 from feature_store.registry.model import FeatureView, Registry
@@ -55,7 +56,7 @@ def verify(
     """Compare each view; `as_of` defaults to the clock each view was last synced at."""
     chosen = views or registry.views
     sync_reports = read_sync_reports(client, prefix, (v.name for v in chosen))
-    schemas = offline.check_offline(registry, chosen)
+    schemas = check_offline(registry, chosen)
     connection = duckdb_connection.connect()
     reports: list[ViewVerification] = []
     for view in chosen:

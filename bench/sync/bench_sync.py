@@ -35,6 +35,7 @@ from bench.sync.generate import VIEWS, change_entities, generate
 from feature_store.clock import parse_timestamp
 from feature_store.offline import connection as duckdb_connection
 from feature_store.offline import history as offline
+from feature_store.offline.schema import check_offline
 from feature_store.online.embedded.server import EmbeddedRedis, find_redis_server
 from feature_store.registry.manifest import load_registry
 from feature_store.sql import ID_COLUMN, TS_COLUMN
@@ -75,7 +76,7 @@ def reference_sync(project: Path, url: str, port: int) -> Run:
                             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
     assert pipe.stdin is not None
     connection = duckdb_connection.connect()
-    schemas = offline.check_offline(registry, registry.views)
+    schemas = check_offline(registry, registry.views)
     for view in registry.views:
         reader = offline.read_latest(connection, view, registry.entity(view.entity), schemas[view.name],
                                      parse_timestamp(AS_OF))

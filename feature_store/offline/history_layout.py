@@ -28,7 +28,7 @@ from typing import BinaryIO
 
 import pyarrow.parquet as pq
 
-from feature_store.offline.history import part_files
+from feature_store.offline.schema import part_files
 from feature_store.registry.model import Entity, FeatureView
 
 # Past this share of the history in new row groups, reading every row costs less.

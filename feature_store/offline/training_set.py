@@ -35,7 +35,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from feature_store.offline.connection import connect, one_row
-from feature_store.offline.history import parquet_files
+from feature_store.offline.schema import parquet_files
 from feature_store.offline.training_compile import (
     IMPLEMENTATIONS,
     ROW_NUMBER_COLUMN,

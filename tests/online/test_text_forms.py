@@ -12,7 +12,7 @@ import pytest
 
 from feature_store.offline import connection as duckdb_connection
 from feature_store.offline import history as offline
-from feature_store.offline.history import arrow_type_matches
+from feature_store.offline.schema import arrow_type_matches
 from feature_store.online.text import decode, encode, format_timestamp, to_json_value
 
 
