@@ -48,6 +48,7 @@ from feature_store.registry.model import Entity, FeatureView, Registry
 from sync import quality_gate
 from sync.changes import FINGERPRINT_FORMAT, needs_compaction
 from sync.progress import Progress
+from sync.push_history import with_pushed_rows
 from sync.record import RecordFolder, SyncRecord, ViewRecord
 from sync.view_sync import ShareJob, sync_share
 from sync.workers import WorkerPool
@@ -134,15 +135,17 @@ def run_sync(
             due = due_views(views, read_sync_reports(client, prefix, (v.name for v in views)), as_of)
             report.skipped = tuple(v.name for v in views if v not in due)
             views = due
-        schemas = check_offline(registry, views)
+        check_offline(registry, views)
         quality_gate.check(project_dir, views, manifest_path, force=force, say=say)
+        connection = duckdb_connection.connect()
+        views = with_pushed_rows(connection, registry, views, folder.folder, say)
+        schemas = check_offline(registry, views)
         if report.full_reason:
             say(f"full sync: {report.full_reason}")
         if not views:
             say(f"nothing due at {as_of.isoformat()}: every selected view was synced within its freshness")
             return report
         previous_views = _previous_views(record, published)
-        connection = duckdb_connection.connect()
         results: list[ViewWriteResult] = []
         rows: dict[str, int] = {}
         pool = WorkerPool(workers, redis_url, prefix, writer.pipeline_rows) if workers > 1 else None

@@ -4,17 +4,22 @@ For every entity of every view (or a sample), the fields in Redis must equal the
 offline latest row at the sync's clock: the same event timestamp, the same text
 for every feature, and no field where the offline value is null. Entities in
 Redis that the offline data no longer has are reported as extra.
+
+A push-fed view is compared against its build together with its push log (the rows pushed since the
+build are served already), at the later of its last sync's clock and now: pushes keep it current.
 """
 
 from __future__ import annotations
 
 import random
+import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 import redis
 
-from feature_store.clock import parse_timestamp
+from feature_store.clock import now, parse_timestamp
 from feature_store.offline import connection as duckdb_connection
 from feature_store.offline import history as offline
 from feature_store.offline.schema import check_offline
@@ -22,6 +27,7 @@ from feature_store.online.keys import timestamp_field
 from feature_store.online.writes.writer import read_sync_reports
 from feature_store.registry.model import FeatureView, Registry
 from feature_store.sql import ID_COLUMN, TS_COLUMN
+from sync.push_history import with_pushed_rows
 
 CHUNK = 2_000
 EXAMPLES = 5
@@ -56,13 +62,18 @@ def verify(
     """Compare each view; `as_of` defaults to the clock each view was last synced at."""
     chosen = views or registry.views
     sync_reports = read_sync_reports(client, prefix, (v.name for v in chosen))
-    schemas = check_offline(registry, chosen)
+    check_offline(registry, chosen)
     connection = duckdb_connection.connect()
+    scratch = tempfile.TemporaryDirectory(prefix="verify-pushes-")
+    chosen = with_pushed_rows(connection, registry, chosen, Path(scratch.name), say=lambda _: None, compact=False)
+    schemas = check_offline(registry, chosen)
     reports: list[ViewVerification] = []
     for view in chosen:
         report = ViewVerification(view.name)
         reports.append(report)
         clock = as_of or _synced_at(sync_reports.get(view.name, {}))
+        if clock is not None and as_of is None and view.takes_pushes:
+            clock = max(clock, now())
         if clock is None:
             report.note("never synced: run `python -m sync`")
             report.missing = 1
@@ -77,6 +88,7 @@ def verify(
         _compare(client, prefix, view, expected, report)
         if sample is None:
             _find_extra(client, prefix, view, offline_ids, report)
+    scratch.cleanup()
     return reports
 
 

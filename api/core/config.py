@@ -15,6 +15,7 @@ from feature_store.online.keys import PREFIX_ENV
 
 MAX_BATCH_IDS_ENV = "API_MAX_BATCH_IDS"
 MAX_BODY_BYTES_ENV = "API_MAX_BODY_BYTES"
+MAX_PUSH_BODY_BYTES_ENV = "API_MAX_PUSH_BODY_BYTES"
 REDIS_TIMEOUT_ENV = "API_REDIS_TIMEOUT_SECONDS"
 REDIS_MAX_CONNECTIONS_ENV = "API_REDIS_MAX_CONNECTIONS"
 API_KEY_ENV = "API_KEY"
@@ -37,6 +38,7 @@ class Settings:
     as_of: str | None = None
     max_batch_ids: int = 1000
     max_body_bytes: int = 1 << 20
+    max_push_body_bytes: int = 64 << 20  # a push of many thousand rows is one request
     redis_timeout_seconds: float = 1.0
     redis_max_connections: int = 64
     fast_path: bool = True  # off: the FastAPI routes serve the feature endpoints too (same answers)
@@ -54,7 +56,7 @@ class Settings:
                 clock.parse_timestamp(self.as_of)
             except ValueError as error:
                 raise SettingsError(f"{clock.AS_OF_ENV} / --as-of: {error}") from error
-        for name in ("max_batch_ids", "max_body_bytes", "redis_max_connections"):
+        for name in ("max_batch_ids", "max_body_bytes", "max_push_body_bytes", "redis_max_connections"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{name} must be at least 1, not {getattr(self, name)}")
         if self.redis_timeout_seconds <= 0:
@@ -77,6 +79,7 @@ class Settings:
             "as_of": env.get(clock.AS_OF_ENV) or None,
             "max_batch_ids": _number(env, MAX_BATCH_IDS_ENV, int, cls.max_batch_ids),
             "max_body_bytes": _number(env, MAX_BODY_BYTES_ENV, int, cls.max_body_bytes),
+            "max_push_body_bytes": _number(env, MAX_PUSH_BODY_BYTES_ENV, int, cls.max_push_body_bytes),
             "redis_timeout_seconds": _number(env, REDIS_TIMEOUT_ENV, float, cls.redis_timeout_seconds),
             "redis_max_connections": _number(env, REDIS_MAX_CONNECTIONS_ENV, int, cls.redis_max_connections),
             "api_key": env.get(API_KEY_ENV) or None,

@@ -175,6 +175,11 @@ def _build_view(
     description = (node.get("description") or "").strip()
     if not description:
         refuse("feature view has no description", "add a `description:` to the model in its YAML")
+    takes_pushes = meta.get("push", False)
+    if not isinstance(takes_pushes, bool):
+        refuse(f"meta `push` is {takes_pushes!r}",
+               "write `push: true` for a view that takes pushed rows (its model reads its push log), or remove it")
+        takes_pushes = False
     location = parquet_location(node)
     if not location:
         refuse("feature view has no explicit Parquet location",
@@ -213,7 +218,14 @@ def _build_view(
         checksum=node.get("checksum", {}).get("checksum", ""),
         features=tuple(features),
         tags=tuple(node.get("tags") or ()),
+        push_log=str((project_dir / push_log_folder(name)).resolve()) if takes_pushes else None,
     )
+
+
+def push_log_folder(view: str) -> str:
+    """A push-fed view's log, relative to the project: the folder its model reads with
+    `{{ push_log('<view>') }}` (macros/push_log.sql follows the same rule)."""
+    return f"data/push/{view}"
 
 
 def parquet_location(node: dict[str, Any]) -> str | None:

@@ -65,6 +65,12 @@ class FeatureView:
     features: tuple[Feature, ...]
     created_timestamp: str | None = None
     tags: tuple[str, ...] = ()
+    # The folder of the view's push log when it takes pushes (`push: true` in its meta), else None.
+    push_log: str | None = None
+
+    @property
+    def takes_pushes(self) -> bool:
+        return self.push_log is not None
 
     @cached_property
     def feature_names(self) -> tuple[str, ...]:
@@ -164,7 +170,7 @@ def _entity_to_dict(entity: Entity) -> dict[str, Any]:
 
 
 def _view_to_dict(view: FeatureView) -> dict[str, Any]:
-    return {
+    spec: dict[str, Any] = {
         "entity": view.entity,
         "timestamp": view.timestamp,
         "created_timestamp": view.created_timestamp,
@@ -177,6 +183,9 @@ def _view_to_dict(view: FeatureView) -> dict[str, Any]:
         "tags": list(view.tags),
         "features": [{"name": f.name, "dtype": f.dtype, "description": f.description} for f in view.features],
     }
+    if view.push_log is not None:  # only for push-fed views, so other views' JSON stays as it was
+        spec["push_log"] = view.push_log
+    return spec
 
 
 def _view_from_dict(name: str, spec: dict[str, Any]) -> FeatureView:
@@ -192,6 +201,7 @@ def _view_from_dict(name: str, spec: dict[str, Any]) -> FeatureView:
         location=spec.get("location", ""),
         checksum=spec.get("checksum", ""),
         tags=tuple(spec.get("tags", ())),
+        push_log=spec.get("push_log"),
         features=tuple(
             Feature(fspec["name"], fspec["dtype"], name, fspec.get("description", ""))
             for fspec in spec["features"]

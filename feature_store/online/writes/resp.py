@@ -8,6 +8,10 @@ SQL (vectorised, multi-threaded) from the row's Redis text:
   deleting the features that became null and setting the rest atomically;
 - `d`: `HDEL key _ts:{view} feature...`.
 
+A push-fed view's `s` and `r` rows are always the EVALSHA form, of the guarded script
+(`feature_store.push.script`): the row lands only when it is at least as new as the stored one,
+so a sync never regresses a value pushed after the build it reads.
+
 Lengths are byte lengths (`strlen`), so any UTF-8 text is framed correctly.
 """
 
@@ -16,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from feature_store.online.keys import timestamp_field
+from feature_store.push.script import GUARDED_ROW_SHA
 from feature_store.registry.model import FeatureView
 from feature_store.sql import literal as sql_literal
 
@@ -45,6 +50,7 @@ class CommandSql:
     key_prefix: str  # `{prefix}{entity}:`
     replace_sha: str
     delete_fields: tuple[str, ...] = ()
+    guarded_sha: str = GUARDED_ROW_SHA
 
     def expression(self, id_column: str, op_column: str, ts_column: str, qualifier: str = "") -> str:
         def col(name: str) -> str:
@@ -63,9 +69,10 @@ class CommandSql:
         hset = (
             f"'*' || (4 + 2 * ({present})) || {sql_literal(CRLF + bulk('HSET'))} || {key} || {ts_pair} || {pairs}"
         )
+        script_sha = self.guarded_sha if self.view.takes_pushes else self.replace_sha
         evalsha = (
             f"'*' || (7 + ({missing}) + 2 * ({present})) || "
-            f"{sql_literal(CRLF + bulk('EVALSHA') + bulk(self.replace_sha) + bulk('1'))} || {key} || "
+            f"{sql_literal(CRLF + bulk('EVALSHA') + bulk(script_sha) + bulk('1'))} || {key} || "
             f"'$' || strlen(({missing})::varchar) || {sql_literal(CRLF)} || ({missing}) || {sql_literal(CRLF)} || "
             f"{nulls} || {ts_pair} || {pairs}"
         )
@@ -74,6 +81,8 @@ class CommandSql:
             f"{sql_literal(f'*{2 + len(fields)}{CRLF}' + bulk('HDEL'))} || {key} || "
             f"{sql_literal(''.join(bulk(f) for f in fields))}"
         )
+        if self.view.takes_pushes:
+            return f"case {col(op_column)} when 'd' then {hdel} else {evalsha} end"
         return (
             f"case {col(op_column)} when 'd' then {hdel} "
             f"when 'r' then (case when ({missing}) > 0 then {evalsha} else {hset} end) "

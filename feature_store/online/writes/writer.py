@@ -31,6 +31,7 @@ from feature_store.online.text import format_timestamp
 from feature_store.online.writes.cluster_writes import ClusterRespStream, delete_fields_in_cluster
 from feature_store.online.writes.resp import OP_COLUMN, RESP_COLUMN, CommandSql
 from feature_store.online.writes.resp_stream import RespStream, pack
+from feature_store.push.script import GUARDED_ROW_SCRIPT, GUARDED_ROW_SHA
 from feature_store.registry.model import FeatureView, Registry
 from feature_store.sql import ID_COLUMN
 
@@ -66,6 +67,7 @@ class OnlineWriter:
         # redis-py types the SHA as str; it is bytes unless the client decodes replies.
         sha: str | bytes = client.script_load(REPLACE_ROW_SCRIPT)
         self.replace_sha = sha.encode() if isinstance(sha, str) else sha
+        client.script_load(GUARDED_ROW_SCRIPT)  # push-fed views' rows (see feature_store.push.script)
 
     def commands_for(self, view: FeatureView, delete_fields: Iterable[str] = ()) -> CommandSql:
         return CommandSql(view, f"{self.prefix}{view.entity}:", self.replace_sha.decode(), tuple(delete_fields))
@@ -97,7 +99,8 @@ class OnlineWriter:
 
     def _stream(self, key_prefix: str) -> RespStream | ClusterRespStream:
         if isinstance(self.client, redis.RedisCluster):
-            return ClusterRespStream(self.client, key_prefix, {self.replace_sha: REPLACE_ROW_SCRIPT})
+            return ClusterRespStream(self.client, key_prefix, {self.replace_sha: REPLACE_ROW_SCRIPT,
+                                                               GUARDED_ROW_SHA.encode(): GUARDED_ROW_SCRIPT})
         return RespStream(self.client)
 
     def delete_fields(self, keys: Iterable[str], fields: list[str]) -> int:
