@@ -5,6 +5,8 @@
     python -m sync verify [--sample N]                             online vs offline
     python -m sync training-set --spine F --features a,b --out F   point-in-time training set
     python -m sync redis start|stop|status                         the embedded redis-server
+    python -m sync stream [--stream KEY] [--group G]               push-fed views fed from a Redis Stream
+    python -m sync compact                                         compact push-fed views' push logs
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from feature_store.errors import FeatureStoreError, RedisUnavailable
 from feature_store.online.embedded.server import ensure_project_redis, running_project_redis, stop_project_redis
 from feature_store.online.keys import key_prefix
 
-SUBCOMMANDS = ("run", "status", "verify", "training-set", "redis")
+SUBCOMMANDS = ("run", "status", "verify", "training-set", "redis", "stream", "compact")
 
 
 def _describe(url: str) -> str:
@@ -233,8 +235,55 @@ def cmd_training_set(argv: list[str]) -> int:
     return 0
 
 
+def cmd_stream(argv: list[str]) -> int:
+    from sync.stream import DEFAULT_GROUP, DEFAULT_STREAM, StreamConsumer
+
+    parser = argparse.ArgumentParser(
+        prog="python -m sync stream",
+        description="Consume a Redis Stream of pushes (entries with `view` and `rows` fields) with a consumer "
+                    "group: each entry's rows are kept in the view's push log and written to Redis, then acknowledged.",
+    )
+    parser.add_argument("--project-dir", type=Path, default=Path.cwd())
+    parser.add_argument("--stream", default=DEFAULT_STREAM, help=f"the stream's key (default {DEFAULT_STREAM})")
+    parser.add_argument("--group", default=DEFAULT_GROUP, help=f"the consumer group (default {DEFAULT_GROUP})")
+    parser.add_argument("--consumer", default=None, help="this consumer's name in the group (default host-pid); "
+                        "a restarted consumer of the same name first takes what it left unacknowledged")
+    parser.add_argument("--batch", type=_positive, default=500, help="entries read at once (default 500)")
+    parser.add_argument("--idle-exit", type=float, default=None,
+                        help="stop after this many seconds without entries (default: run until interrupted)")
+    parser.add_argument("--max-entries", type=_positive, default=None, help="stop after this many entries")
+    args = parser.parse_args(argv)
+    client, url = _client(args.project_dir)
+    consumer = StreamConsumer(client, key_prefix(), args.stream, args.group, args.consumer, args.batch)
+    print(f"consuming {args.stream} (group {args.group}, consumer {consumer.consumer}) from {_describe(url)}",
+          flush=True)
+    stats = consumer.run(idle_exit=args.idle_exit, max_entries=args.max_entries)
+    print(f"{stats.entries:,} entries, {stats.rows:,} rows kept ({stats.applied:,} applied online), "
+          f"{stats.rejected} rejected in {stats.seconds:.2f}s", flush=True)
+    return 0
+
+
+def cmd_compact(argv: list[str]) -> int:
+    from feature_store.offline import connection as duckdb_connection
+    from feature_store.offline import push_log
+    from feature_store.registry.manifest import load_registry
+
+    parser = argparse.ArgumentParser(prog="python -m sync compact",
+                                     description="Compact the push logs of push-fed views into Parquet.")
+    _common(parser)
+    args = parser.parse_args(argv)
+    registry = load_registry(args.project_dir, args.manifest)
+    connection = duckdb_connection.connect()
+    for view in registry.views:
+        if view.takes_pushes:
+            done = push_log.compact(connection, view, registry.entity(view.entity))
+            print(f"{view.name}: {done.rows:,} rows of {done.landing_files:,} landing file(s) into Parquet, "
+                  f"{done.merged_files} Parquet file(s) merged")
+    return 0
+
+
 COMMANDS = {"run": cmd_run, "status": cmd_status, "verify": cmd_verify, "training-set": cmd_training_set,
-            "redis": cmd_redis}
+            "redis": cmd_redis, "stream": cmd_stream, "compact": cmd_compact}
 
 
 def main(argv: list[str] | None = None) -> int:
