@@ -25,6 +25,13 @@ def step(title: str, command: list[str], env: dict[str, str]) -> None:
         raise SystemExit(f"{title} failed (exit {result.returncode}); see the output above")
 
 
+def push_command(base: str) -> str:
+    """A shell command pushing one user_last_genre row for user 42, dated now."""
+    row = ('{"user_id": 42, "event_timestamp": "\'"$(date -u +%Y-%m-%dT%H:%M:%SZ)"\'", '
+           '"last_genre": "documentary", "last_title_id": 7}')
+    return f"curl -s -X POST {base}/push/user_last_genre -H 'content-type: application/json' -d '[{row}]'"
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -61,6 +68,9 @@ def main() -> int:
             f"    curl -s -X POST {base}/features/user -H 'content-type: application/json' "
             "-d '{\"ids\": [1, 2, 3]}'\n"
             f"    curl -s {base}/registry\n"
+            f"    push a live row (user_last_genre takes pushes); /features/user/42 shows it at once:\n"
+            f"    {push_command(base)}\n"
+            f"    python examples/push_producer.py --url {base}  (simulated viewers pushing last_genre)\n"
             f"    open {base}/catalog for the feature catalog\n"
             f"    open {base}/docs for the interactive API docs\n",
             flush=True,

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import Any
 
 import httpx
 import redis
 
+from tests.conftest import PROJECT_DIR
 from tests.push.stack import (
     VIEW,
     Stack,
@@ -145,3 +148,18 @@ def test_redis_restarted_without_the_script(stack: Stack) -> None:
     client.close()
     assert stack.push([row(1, recent(5), "after-flush")]).json()["online"]["applied"] == 1
     assert stack.features(1)["features"]["last_genre"] == "after-flush"
+
+
+def test_the_example_producer_pushes_rows_that_are_served_at_once(stack: Stack) -> None:
+    result = subprocess.run(
+        [sys.executable, "examples/push_producer.py", "--url", stack.api, "--watches", "6", "--batch", "2",
+         "--rate", "0", "--users", "50", "--seed", "1"],
+        cwd=PROJECT_DIR, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 6
+    for line in lines:  # "user U watched title T (GENRE); served now: GENRE"
+        watched, served = line.split("; served now: ")
+        assert watched.endswith(f"({served})"), line
+    assert len(logged_rows(stack.log)) == 6
