@@ -13,12 +13,17 @@ overwritten by an older row.
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
 
 from feature_store.offline import push_log
+from feature_store.online.client import Client
+from feature_store.online.keys import timestamp_field
+from feature_store.push.log import landing_files
+from feature_store.push.script import GUARDED_CLEAR_SCRIPT
 from feature_store.registry.model import FeatureView, Registry
 
 
@@ -49,3 +54,44 @@ def with_pushed_rows(
         else:
             result.append(view)
     return tuple(result)
+
+
+def ids_in_landing_files(view: FeatureView, entity_key: str) -> set[str]:
+    """The entity ids of the rows that landed in the view's log since its last compaction, as Redis key text."""
+    assert view.push_log is not None, "only push-fed views have a log"
+    ids: set[str] = set()
+    for path in landing_files(view.push_log):
+        try:
+            text = path.read_text()
+        except FileNotFoundError:  # compacted meanwhile: its rows are in the history already
+            continue
+        ids.update(str(json.loads(line)[entity_key]) for line in text.splitlines() if line)
+    return ids
+
+
+def clear_outside_guarded(client: Client, view: FeatureView, keys: list[str], fields: list[str],
+                          entity_key: str, key_prefix: str) -> int:
+    """Remove a push-fed view's fields from `keys` (entities outside its history) unless a push reached them:
+    an entity whose rows landed since the history was read is kept, and so is one whose `_ts:<view>`
+    changed since it was read here (a push between this read and the removal)."""
+    if not keys:
+        return 0
+    ts_field = timestamp_field(view.name)
+    seen = client.pipeline(transaction=False)
+    for key in keys:
+        seen.hget(key, ts_field)
+    stamps = seen.execute()
+    pushed = ids_in_landing_files(view, entity_key)  # after the read above: a push landed before it is here
+    script = client.register_script(GUARDED_CLEAR_SCRIPT)
+    removed = 0
+    pipe = client.pipeline(transaction=False)
+    chosen = 0
+    for key, stamp in zip(keys, stamps, strict=True):
+        if key[len(key_prefix):] in pushed:
+            continue
+        text = stamp.decode() if isinstance(stamp, bytes) else (stamp or "")
+        script(keys=[key], args=[ts_field, text, *fields], client=pipe)
+        chosen += 1
+    if chosen:
+        removed = sum(1 for reply in pipe.execute() if reply)
+    return removed

@@ -25,6 +25,7 @@ from feature_store.online.keys import timestamp_field
 from feature_store.online.writes.writer import OnlineWriter
 from feature_store.registry.model import Entity, FeatureView
 from sync.changes import ids_missing_from, read_changes, stage, write_fingerprints
+from sync.push_history import clear_outside_guarded
 from sync.record import Fingerprints
 
 
@@ -94,5 +95,9 @@ def _clear_entities_outside(job: ShareJob, writer: OnlineWriter, connection: duc
     missing = ids_missing_from(connection, job.share)
     for keys in writer.scan_entity_keys(view.entity):
         outside = missing([key[len(prefix):] for key in keys])
-        cleared += writer.delete_fields((prefix + entity_id for entity_id in outside), fields)
+        if view.takes_pushes:
+            cleared += clear_outside_guarded(writer.client, view, [prefix + entity_id for entity_id in outside],
+                                             fields, job.entity.join_key, prefix)
+        else:
+            cleared += writer.delete_fields((prefix + entity_id for entity_id in outside), fields)
     return cleared

@@ -29,3 +29,12 @@ return 1
 """
 
 GUARDED_ROW_SHA = hashlib.sha1(GUARDED_ROW_SCRIPT).hexdigest()
+
+# The sync's removal of a push-fed view's fields from an entity the view no longer has: only when
+# `_ts:<view>` is still what the sync saw (ARGV[2], "" for none), so a push that landed since is kept.
+# KEYS[1]: the entity hash; ARGV[1]: `_ts:<view>`; ARGV[3...]: the fields to delete.
+GUARDED_CLEAR_SCRIPT = b"""
+local stored = redis.call('HGET', KEYS[1], ARGV[1]) or ''
+if stored ~= ARGV[2] then return 0 end
+return redis.call('HDEL', KEYS[1], unpack(ARGV, 3))
+"""
