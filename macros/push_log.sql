@@ -2,8 +2,8 @@
   A push-fed view's push log as a relation: the rows pushed to `view` (POST /push/<view>,
   `python -m sync stream`), with the columns, and their data_type, that the calling model declares
   in its YAML. The log is the folder data/push/<view>/ (the rule of the registry's
-  push_log_folder): Parquet files written by its compaction, and landing/*.jsonl, the files a push
-  writes durably before it answers (newline-delimited JSON, so that the serving process needs
+  push_log_folder): Parquet files written by its compaction, and landing/*.json, the files a push
+  writes durably before it answers (JSON arrays of rows, so that the serving process needs
   neither pyarrow nor DuckDB). An empty log, before the first push, is an empty relation of the
   same columns, so the project builds straight after a clone.
 #}
@@ -34,7 +34,7 @@
   {%- if execute -%}
     {%- set counts = run_query(
           "select (select count(*) from glob('" ~ folder ~ "/*.parquet')), "
-          ~ "(select count(*) from glob('" ~ folder ~ "/landing/*.jsonl'))") -%}
+          ~ "(select count(*) from glob('" ~ folder ~ "/landing/*.json'))") -%}
     {%- do found.update({'parquet': counts.columns[0].values()[0], 'landing': counts.columns[1].values()[0]}) -%}
   {%- endif -%}
   (
@@ -47,7 +47,7 @@
   {%- endif %}
   {%- if found.landing > 0 %}
     select {{ push_log_select_list(columns) }}
-    from read_json('{{ folder }}/landing/*.jsonl', format = 'newline_delimited', columns = {
+    from read_json('{{ folder }}/landing/*.json', format = 'array', columns = {
       {%- for column in columns %}'{{ column.name }}': '{{ column.data_type }}'{{ ", " if not loop.last }}{% endfor -%}
     })
   {%- endif %}

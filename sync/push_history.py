@@ -65,7 +65,7 @@ def ids_in_landing_files(view: FeatureView, entity_key: str) -> set[str]:
             text = path.read_text()
         except FileNotFoundError:  # compacted meanwhile: its rows are in the history already
             continue
-        ids.update(str(json.loads(line)[entity_key]) for line in text.splitlines() if line)
+        ids.update(str(row[entity_key]) for row in json.loads(text))
     return ids
 
 

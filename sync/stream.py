@@ -137,11 +137,11 @@ class StreamConsumer:
                 continue
             by_view.setdefault(batch.view.name, []).append(batch)
         for name, batches in by_view.items():
-            merged = PushBatch(batches[0].view, batches[0].entity, [r for b in batches for r in b.rows])
+            merged = PushBatch.concat(batches)
             ingest.keep(merged)
             self.stats.applied += ingest.write_online(self.client, self.prefix, merged)
-            self.stats.rows += len(merged.rows)
-            self.stats.views[name] = self.stats.views.get(name, 0) + len(merged.rows)
+            self.stats.rows += merged.count
+            self.stats.views[name] = self.stats.views.get(name, 0) + merged.count
         pipe = self.client.pipeline(transaction=True)
         for entry_id, reason, fields in rejected:
             pipe.xadd(f"{self.stream}:rejected", {"entry": entry_id, "reason": reason, **fields})
@@ -158,5 +158,5 @@ class StreamConsumer:
         if not view or "rows" not in fields:
             raise ValueError("an entry needs a `view` field and a `rows` field (JSON rows or columns)")
         rows = json.loads(fields["rows"])
-        sequence = iter(range(1_000_000))
-        return check_rows(registry, view, rows, clock_now(), lambda: entry_time(entry_id, next(sequence)))
+        return check_rows(registry, view, rows, clock_now(),
+                          lambda count: [entry_time(entry_id, sequence) for sequence in range(count)])

@@ -21,7 +21,6 @@ from redis.exceptions import NoScriptError, RedisError, ResponseError
 from api.core.errors import ApiError, InvalidRequest
 from api.reader.cluster_pipe_guard import require_single_node
 from api.reader.store import OnlineStore
-from feature_store.online.reader.pipe import pack_commands
 from feature_store.push import log
 from feature_store.push.rows import IngestClock, NotPushFed, PushBatch, PushRefused, check_rows
 from feature_store.push.script import GUARDED_ROW_SCRIPT, GUARDED_ROW_SHA
@@ -80,12 +79,12 @@ def feast_request(data: Any) -> tuple[str, Any, str]:
 async def push(store: OnlineStore, view: str, rows: Any, online: bool = True) -> dict[str, Any]:
     batch = await _checked(store, view, rows)
     assert batch.view.push_log is not None  # check_rows refuses views without a log
-    path = await anyio.to_thread.run_sync(log.append, batch.view.push_log, batch.log_lines())
-    answer: dict[str, Any] = {"view": batch.view.name, "rows": len(batch.rows), "kept": True,
+    path = await anyio.to_thread.run_sync(log.append, batch.view.push_log, batch.log_document())
+    answer: dict[str, Any] = {"view": batch.view.name, "rows": batch.count, "kept": True,
                               "log_file": path.name}
     if online:
         applied = await write_online(store, batch)
-        answer["online"] = {"applied": applied, "kept_newer": len(batch.rows) - applied}
+        answer["online"] = {"applied": applied, "kept_newer": batch.count - applied}
     return answer
 
 
@@ -107,15 +106,15 @@ async def _checked(store: OnlineStore, view: str, rows: Any) -> PushBatch:
 async def write_online(store: OnlineStore, batch: PushBatch) -> int:
     """Each row through the guarded script; how many landed (the rest met a newer stored value)."""
     pipe = require_single_node(store.pipe)
-    commands = batch.online_commands(store.prefix, GUARDED_ROW_SHA)
+    packed = b"".join(batch.online_commands(store.prefix, GUARDED_ROW_SHA))
     try:
-        replies = await pipe.execute_packed(pack_commands(commands), len(commands), errors_as_replies=True)
+        replies = await pipe.execute_packed(packed, batch.count, errors_as_replies=True)
         if any(isinstance(r, NoScriptError) for r in replies):
             await pipe.execute([("SCRIPT", "LOAD", GUARDED_ROW_SCRIPT.decode())])  # a restarted Redis
-            replies = await pipe.execute_packed(pack_commands(commands), len(commands), errors_as_replies=True)
+            replies = await pipe.execute_packed(packed, batch.count, errors_as_replies=True)
     except RedisError as error:
         raise PushNotOnline(
-            f"the {len(batch.rows)} rows are kept in the push log of {batch.view.name!r}, but Redis failed "
+            f"the {batch.count} rows are kept in the push log of {batch.view.name!r}, but Redis failed "
             f"({error}): they are served after the next build and sync; pushing them again is harmless"
         ) from error
     failed = [str(r) for r in replies if isinstance(r, ResponseError)]

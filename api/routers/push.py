@@ -21,7 +21,7 @@ FEAST_PUSH_EXAMPLE = {"push_source_name": "user_last_genre", "to": "online_and_o
                       "df": {"user_id": [42], "event_timestamp": ["2026-11-27T11:58:00Z"], "last_genre": ["comedy"],
                              "last_title_id": [7]}}
 ANSWER_EXAMPLE = {"view": "user_last_genre", "rows": 1, "kept": True,
-                  "log_file": "00001795774680000000-4242-00000000-1a2b3c4d.jsonl",
+                  "log_file": "00001795774680000000-4242-00000000-1a2b3c4d.json",
                   "online": {"applied": 1, "kept_newer": 0}}
 RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"description": "Every row is in the view's durable push log; `online` says how many replaced "

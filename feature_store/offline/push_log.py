@@ -2,7 +2,7 @@
 with the rows pushed since its last build.
 
 The log of a view is a folder (`data/push/<view>/`, see `registry.manifest.push_log_folder`) of
-Parquet files, plus the landing files pushes write (`landing/*.jsonl`, see `feature_store.push.log`).
+Parquet files, plus the landing files pushes write (`landing/*.json`, see `feature_store.push.log`).
 The view's dbt model reads both (macros/push_log.sql).
 
 Compaction turns every landing file into one Parquet file, and merges the Parquet files into one once
@@ -72,7 +72,7 @@ def _select_list(types: dict[str, str]) -> str:
 def landing_sql(files: list[Path], types: dict[str, str]) -> str:
     spec = "{" + ", ".join(f"{literal(name)}: {literal(sql_type)}" for name, sql_type in types.items()) + "}"
     listed = ", ".join(literal(str(path)) for path in files)
-    return (f"select {_select_list(types)} from read_json([{listed}], format = 'newline_delimited', "
+    return (f"select {_select_list(types)} from read_json([{listed}], format = 'array', "
             f"columns = {spec})")
 
 

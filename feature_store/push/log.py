@@ -1,9 +1,9 @@
 """The push log's landing files: what a push writes before it is acknowledged.
 
-Each accepted batch becomes one newline-delimited JSON file in `<log>/landing/`, written under a
+Each accepted batch becomes one JSON file (an array of row objects) in `<log>/landing/`, written under a
 temporary name, fsynced, renamed into place and the folder fsynced: once `append` returns, the rows
 survive a crash of the process or the machine, and no reader ever sees a half-written file (readers
-take `*.jsonl`; the temporary name ends in `.tmp`). Names are unique per process and call (time,
+take `*.json`; the temporary name ends in `.tmp`). Names are unique per process and call (time,
 pid, a counter, random bits), so any number of API workers append to one log without clashing.
 
 Landing files are JSON, not Parquet, so that the serving process needs neither pyarrow nor DuckDB
@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 LANDING = "landing"
-LANDING_SUFFIX = ".jsonl"
+LANDING_SUFFIX = ".json"
 PARQUET_SUFFIX = ".parquet"
 TEMPORARY_SUFFIX = ".tmp"
 
@@ -47,12 +47,12 @@ def unique_name(suffix: str) -> str:
     return f"{time.time_ns():020d}-{os.getpid()}-{next(_sequence):08d}-{secrets.token_hex(4)}{suffix}"
 
 
-def append(log: str | Path, lines: bytes) -> Path:
-    """Write `lines` as one new landing file, durably; returns its path."""
+def append(log: str | Path, document: bytes) -> Path:
+    """Write `document` (a batch's JSON) as one new landing file, durably; returns its path."""
     folder = landing_dir(log)
     folder.mkdir(parents=True, exist_ok=True)
     final = folder / unique_name(LANDING_SUFFIX)
-    write_durably(final, lines)
+    write_durably(final, document)
     return final
 
 

@@ -78,8 +78,8 @@ def log_snapshot(log: Path) -> dict[str, bytes]:
 def logged_rows(log: Path) -> list[dict[str, Any]]:
     """Every row of the push log (Parquet and landing files), read independently of the store's code."""
     rows: list[dict[str, Any]] = []
-    for path in sorted((log / "landing").glob("*.jsonl")):
-        rows.extend(json.loads(line) for line in path.read_text().splitlines() if line)
+    for path in sorted((log / "landing").glob("*.json")):
+        rows.extend(json.loads(path.read_text()))
     parquet = sorted(log.glob("*.parquet"))
     if parquet:
         connection = duckdb.connect()

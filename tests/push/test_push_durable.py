@@ -123,7 +123,7 @@ def test_compaction_under_concurrent_pushes_loses_nothing_and_bounds_the_files(s
         for future in running:
             future.result()
     push_log.compact(connection, view, entity, max_parquet_files=4)
-    assert not list((stack.log / "landing").glob("*.jsonl")) and len(list(stack.log.glob("*.parquet"))) <= 4
+    assert not list((stack.log / "landing").glob("*.json")) and len(list(stack.log.glob("*.parquet"))) <= 4
     assert not list(stack.log.rglob("*.tmp"))
     kept = sorted((r["user_id"], r["last_genre"]) for r in logged_rows(stack.log))
     assert len(sent) > 100 and kept == sorted(sent)  # every acknowledged row exactly once

@@ -48,11 +48,11 @@ def test_the_stream_consumer_killed_and_restarted_loses_nothing_and_never_goes_b
     first = consumer(project, redis_url)
     log = project.path / "data" / "push" / VIEW
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and len(list((log / "landing").glob("*.jsonl"))) < 20:
+    while time.monotonic() < deadline and len(list((log / "landing").glob("*.json"))) < 20:
         time.sleep(0.01)
     first.send_signal(signal.SIGKILL)  # mid-stream: some entries kept but not acknowledged, most not read
     first.wait()
-    assert len(list((log / "landing").glob("*.jsonl"))) < 81, "the consumer finished before it was killed"
+    assert len(list((log / "landing").glob("*.json"))) < 81, "the consumer finished before it was killed"
     second = consumer(project, redis_url, "--idle-exit", "1.5")
     output, _ = second.communicate(timeout=120)
     assert second.returncode == 0, output

@@ -34,7 +34,7 @@ def test_an_entity_reached_by_a_push_is_not_cleared(redis_url: str, tmp_path: Pa
         client.hset(f"user:{user}", mapping={"_ts:v": "2026-01-01T00:00:00Z", "f": "old", "other": "kept"})
     landing = tmp_path / "log" / "landing"
     landing.mkdir(parents=True)
-    (landing / "1.jsonl").write_text(json.dumps({"user_id": 2, "ts": "2026-01-02 00:00:00", "f": "new"}) + "\n")
+    (landing / "1.json").write_text(json.dumps([{"user_id": 2, "ts": "2026-01-02 00:00:00", "f": "new"}]))
     removed = clear_outside_guarded(client, view, ["user:1", "user:2"], ["_ts:v", "f"], "user_id", "user:")
     assert removed == 1
     assert client.hgetall("user:1") == {b"other": b"kept"}
