@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
 
+import duckdb
 import httpx
 import redis
 
 from feature_store.offline import connection as duckdb_connection
 from feature_store.offline import push_log
 from feature_store.registry.manifest import load_registry
-from tests.conftest import DEMO_NOW, BuiltProject, demo_vars, run_dbt
+from tests.conftest import DEMO_NOW, PROJECT_DIR, BuiltProject, demo_vars, run_dbt
 from tests.push.stack import VIEW, Stack, api_process, logged_rows, recent, row, view_rows
 from tests.sync_cli import assert_verified, synced
 
@@ -49,6 +53,20 @@ def test_kill_9_after_acknowledged_pushes_then_build_and_sync_keeps_every_row(
         assert stored[f"_ts:{VIEW}"] == _ts(pushed["event_timestamp"])
     assert_verified(project, redis_url, as_of=recent(0))
     client.close()
+    # The point-in-time join sees each pushed row from its event time on, and not a moment before.
+    pushed = acknowledged[0]
+    at = datetime.fromisoformat(pushed["event_timestamp"])
+    spine = project.path / "spine.csv"
+    spine.write_text("user_id,event_timestamp\n" + "".join(
+        f"{pushed['user_id']},{(at + timedelta(seconds=shift)).strftime('%Y-%m-%d %H:%M:%S')}\n" for shift in (-1, 0)))
+    out = project.path / "training.parquet"
+    made = subprocess.run([sys.executable, "-m", "sync", "training-set", "--project-dir", str(project.path), "--spine",
+                           str(spine), "--features", "last_genre", "--out", str(out)],
+                          cwd=PROJECT_DIR, capture_output=True, text=True, timeout=300)
+    assert made.returncode == 0, made.stdout + made.stderr
+    genres = duckdb.connect().execute(f"select last_genre from read_parquet('{out}') order by event_timestamp")
+    before, after = (genre for (genre,) in genres.fetchall())
+    assert before != pushed["last_genre"] and after == pushed["last_genre"]
 
 
 def test_pushes_racing_a_build_and_a_sync_are_never_regressed_and_verify_is_clean(
