@@ -32,17 +32,23 @@ def default_manifest_path(project_dir: Path) -> Path:
 def load_registry(project_dir: Path, manifest_path: Path | None = None) -> Registry:
     """Read the manifest and build a validated registry, or raise with every problem found."""
     path = manifest_path or default_manifest_path(project_dir)
+    return registry_from_manifest(read_manifest(project_dir, path), project_dir, source=str(path))
+
+
+def read_manifest(project_dir: Path, manifest_path: Path | None = None) -> dict[str, Any]:
+    """dbt's manifest.json as JSON, or a ManifestNotFound saying how to make it."""
+    path = manifest_path or default_manifest_path(project_dir)
     if not path.is_file():
         raise ManifestNotFound(
             f"no dbt manifest at {path}: run `dbt build` (or `dbt parse`) in {project_dir} first"
         )
     try:
-        manifest = json.loads(path.read_text())
+        manifest: dict[str, Any] = json.loads(path.read_text())
     except json.JSONDecodeError as error:
         raise ManifestNotFound(
             f"{path} is not valid JSON ({error}): run `dbt parse` to rewrite it"
         ) from error
-    return registry_from_manifest(manifest, project_dir, source=str(path))
+    return manifest
 
 
 def registry_from_manifest(manifest: dict[str, Any], project_dir: Path, source: str = "") -> Registry:
