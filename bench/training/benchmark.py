@@ -287,7 +287,28 @@ def benchmark(args: argparse.Namespace) -> str:
                   *(m.row() for m in scale.measurements), "",
                   *(line for note in targets(scale)
                     for line in textwrap.wrap(note, WIDTH, initial_indent="- ", subsequent_indent="  ")), ""]
+    lines += growth(scales)
     return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def growth(scales: list[Scale]) -> list[str]:
+    """How the time and peak memory of each measured thing grow from the first scale to each larger one."""
+    if len(scales) < 2:
+        return []
+    base = scales[0]
+    lines = [f"### Growth from {base.spine_rows:,} spine rows", ""]
+    for scale in scales[1:]:
+        factor = scale.spine_rows / base.spine_rows
+        for measurement in scale.measurements:
+            before = next((m for m in base.measurements if m.what == measurement.what), None)
+            if before is None:
+                continue
+            note = (f"{measurement.what}, {factor:.0f}× the rows: {measurement.median() / before.median():.1f}× "
+                    f"the time ({before.median():.2f} s → {measurement.median():.2f} s), "
+                    f"{max(measurement.rss) / max(before.rss):.1f}× the peak memory ({max(before.rss):,.0f} MB → "
+                    f"{max(measurement.rss):,.0f} MB).")
+            lines += textwrap.wrap(note, WIDTH, initial_indent="- ", subsequent_indent="  ")
+    return [*lines, ""]
 
 
 def write_readme(section: str) -> None:
