@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -26,7 +26,7 @@ import pyarrow as pa
 import redis
 
 from feature_store.online.client import Client
-from feature_store.online.keys import registry_key, registry_version_key, sync_report_key
+from feature_store.online.keys import monitoring_key, registry_key, registry_version_key, sync_report_key
 from feature_store.online.text import format_timestamp
 from feature_store.online.writes.cluster_writes import ClusterRespStream, delete_fields_in_cluster
 from feature_store.online.writes.resp import OP_COLUMN, RESP_COLUMN, CommandSql
@@ -124,9 +124,10 @@ class OnlineWriter:
         synced_at: datetime,
         generation: str,
         rows: dict[str, int],
+        monitoring: Mapping[str, str] | None = None,
     ) -> str:
-        """Replace the registry snapshot, record each synced view's state and the new generation
-        token (the registry version readers watch), atomically; return the token."""
+        """Replace the registry snapshot, record each synced view's state (and its `monitoring` JSON) and
+        the new generation token (the registry version readers watch), atomically; return the token."""
         pipe = self.client.pipeline(transaction=True)
         pipe.set(registry_key(self.prefix), registry.to_json())
         stamp = format_timestamp(synced_at)
@@ -141,9 +142,11 @@ class OnlineWriter:
                 "checksum": view.checksum,
                 "generation": generation,
             })
+        for name, text in (monitoring or {}).items():
+            pipe.set(monitoring_key(self.prefix, name), text)
         for name in self.published_views():
             if not registry.has_view(name):
-                pipe.delete(sync_report_key(self.prefix, name))
+                pipe.delete(sync_report_key(self.prefix, name), monitoring_key(self.prefix, name))
         pipe.set(registry_version_key(self.prefix), generation)
         pipe.execute()
         return generation
