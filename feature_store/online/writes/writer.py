@@ -25,6 +25,7 @@ from datetime import datetime
 import pyarrow as pa
 import redis
 
+from feature_store.monitoring.profile import ViewMonitoring
 from feature_store.online.client import Client
 from feature_store.online.keys import monitoring_key, registry_key, registry_version_key, sync_report_key
 from feature_store.online.text import format_timestamp
@@ -191,3 +192,12 @@ def read_sync_reports(client: redis.Redis, prefix: str, views: Iterable[str]) ->
             for k, v in raw.items()
         }
     return reports
+
+
+def read_monitoring(client: redis.Redis, prefix: str, views: Iterable[str]) -> dict[str, ViewMonitoring]:
+    """Each view's published monitoring (absent when never synced with it)."""
+    names = list(views)
+    pipe = client.pipeline(transaction=False)
+    for name in names:
+        pipe.get(monitoring_key(prefix, name))
+    return {name: ViewMonitoring.from_json(raw) for name, raw in zip(names, pipe.execute(), strict=True) if raw}
