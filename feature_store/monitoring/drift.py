@@ -58,7 +58,8 @@ def judge(
         crossed.append(DRIFT)
     if current.null_rate - reference.null_rate > null_rate_threshold:
         crossed.append(NULL_RATE)
-    return FeatureDrift(current.name, current.null_rate, reference.null_rate, score, ", ".join(crossed) or OK)
+    return FeatureDrift(current.name, current.null_rate, reference.null_rate, score, ", ".join(crossed) or OK,
+                        reference.histogram if current.on_reference is not None else None)
 
 
 def schema_changes(before: dict[str, str] | None, after: dict[str, str]) -> tuple[SchemaChange, ...]:

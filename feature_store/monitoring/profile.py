@@ -143,19 +143,24 @@ class FeatureDrift:
     reference_null_rate: float | None
     psi: float | None
     verdict: str  # ok, no reference, or the thresholds crossed ("drift", "null rate", "drift, null rate")
+    reference_histogram: Histogram | None = None  # the reference on its own bins (what PSI compared with)
 
     @property
     def crossed(self) -> bool:
         return self.verdict not in (OK, NO_REFERENCE)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"feature": self.feature, "null_rate": self.null_rate, "reference_null_rate": self.reference_null_rate,
+        spec = {"feature": self.feature, "null_rate": self.null_rate, "reference_null_rate": self.reference_null_rate,
                 "psi": self.psi, "verdict": self.verdict}
+        if self.reference_histogram is not None:
+            spec["reference_histogram"] = self.reference_histogram.to_dict()
+        return spec
 
     @classmethod
     def from_dict(cls, spec: dict[str, Any]) -> FeatureDrift:
+        histogram = spec.get("reference_histogram")
         return cls(spec["feature"], float(spec["null_rate"]), spec.get("reference_null_rate"), spec.get("psi"),
-                   spec["verdict"])
+                   spec["verdict"], Histogram.from_dict(histogram) if histogram else None)
 
 
 @dataclass(frozen=True)
