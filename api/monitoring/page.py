@@ -135,7 +135,7 @@ def _feature_row(latest: SyncProfile, stats: FeatureStats) -> str:
 
 
 def _view_section(view: FeatureView, kept: ViewMonitoring | None, last_sync: datetime | None, now: datetime) -> str:
-    head = f'<h2 id="{escape(view.name)}">{escape(view.name)}</h2>'
+    head = f'<h2>{escape(view.name)}</h2>'
     facts = (f'<p class="summary">entity {escape(view.entity)} · owner {escape(view.owner)} · freshness target '
              f"{escape(format_duration(view.freshness))} · last sync "
              f"{escape(last_sync.isoformat() if last_sync else 'never')}</p>")
@@ -165,7 +165,8 @@ def render_page(
     registry: Registry, kept: Mapping[str, ViewMonitoring], last_syncs: Mapping[str, datetime | None], now: datetime
 ) -> str:
     index = "".join(f'<li><a href="#{escape(v.name)}">{escape(v.name)}</a></li>' for v in registry.views)
-    sections = "".join(_view_section(view, kept.get(view.name), last_syncs.get(view.name), now)
+    sections = "".join(f'<section id="{escape(view.name)}">'
+                       f"{_view_section(view, kept.get(view.name), last_syncs.get(view.name), now)}</section>"
                        for view in registry.views)
     return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Feature monitoring</title>'
             f"<style>{STYLE}</style></head><body><h1>Feature monitoring</h1>"

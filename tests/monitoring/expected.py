@@ -24,19 +24,25 @@ def assert_described(stats: FeatureStats, table: pa.Table) -> None:
     """`stats` is what DuckDB says of the column of `table` with its name."""
     connection = duckdb.connect()
     connection.register("population", table)
+
+    def one(sql: str) -> tuple[Any, ...]:
+        row = connection.execute(sql).fetchone()
+        assert row is not None
+        return row
+
     column = '"' + stats.name + '"'
-    count, present = connection.execute(f"select count(*), count({column}) from population").fetchone()
+    count, present = one(f"select count(*), count({column}) from population")
     assert (stats.count, stats.nulls) == (count, count - present), stats.name
     if stats.kind == "number":
-        minimum, maximum, mean, stddev, median, p99 = connection.execute(
+        minimum, maximum, mean, stddev, median, p99 = one(
             f"select min({column}), max({column}), avg({column}), stddev_pop({column}), "
-            f"quantile_cont({column}, 0.5), quantile_cont({column}, 0.99) from population").fetchone()
+            f"quantile_cont({column}, 0.5), quantile_cont({column}, 0.99) from population")
         assert (stats.minimum, stats.maximum) == (minimum, maximum), stats.name
         assert _close(stats.mean, mean) and _close(stats.stddev, stddev), stats.name
         quantiles = dict(stats.quantiles)
         assert _close(quantiles[0.5], median) and _close(quantiles[0.99], p99), stats.name
     elif stats.kind == "string":
-        (distinct,) = connection.execute(f"select count(distinct {column}) from population").fetchone()
+        (distinct,) = one(f"select count(distinct {column}) from population")
         assert stats.distinct == distinct, stats.name
         top = connection.execute(
             f"select {column}, count(*) from population where {column} is not null group by 1 "
@@ -44,7 +50,7 @@ def assert_described(stats: FeatureStats, table: pa.Table) -> None:
         assert [(value, round(share, 12)) for value, share in stats.top] == \
             [(value, round(n / present, 12)) for value, n in top], stats.name
     elif stats.kind == "bool":
-        (trues,) = connection.execute(f"select count(*) filter (where {column}) from population").fetchone()
+        (trues,) = one(f"select count(*) filter (where {column}) from population")
         assert _close(stats.true_rate, trues / present), stats.name
     if stats.histogram is not None:
         assert stats.histogram.total == present, stats.name

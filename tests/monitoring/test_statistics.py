@@ -38,7 +38,9 @@ def test_statistics_of_the_demo_equal_an_independent_computation(built_project: 
         assert_profile_describes(latest, population(built_project.parquet(view), features, built_project.demo_now,
                                                     created))
     # The training set reference of user_watch_stats is read: its features are judged, not "no reference".
-    drift = published(redis_url, "user_watch_stats").latest.drift_of("watch_count_30d")
+    watch_stats = published(redis_url, "user_watch_stats").latest
+    assert watch_stats is not None
+    drift = watch_stats.drift_of("watch_count_30d")
     assert drift is not None and drift.psi is not None and drift.reference_null_rate is not None
 
 
