@@ -18,7 +18,7 @@ from api.middleware.observability import Observability
 from api.middleware.request_ids import HEADER as REQUEST_ID_HEADER
 from api.middleware.security import ApiKeyAuth
 from api.reader.store import OnlineStore
-from api.routers import catalog, context, feast, features, health, metrics, registry
+from api.routers import catalog, context, feast, features, health, metrics, monitor, registry
 from feature_store.online.client import redis_url as project_redis_url
 from feature_store.online.reader.cluster_pipe import open_pipe
 
@@ -89,7 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     app.add_middleware(Observability, access_log=settings.access_log)
     install_error_handlers(app)
-    for module in (features, context, feast, registry, health, metrics, catalog):
+    for module in (features, context, feast, registry, health, metrics, monitor, catalog):
         app.include_router(module.router)
     return app
 

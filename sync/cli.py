@@ -3,6 +3,8 @@
     python -m sync [--select NAME_OR_TAG] [--due] [--full] [--workers N] [--as-of ISO]   sync (the default)
     python -m sync status                                          per-view sync reports
     python -m sync verify [--sample N]                             online vs offline
+    python -m sync monitor [--select NAME_OR_TAG]                  drift, null rates, schema changes (exit 1: a
+                                                                   threshold crossed)
     python -m sync training-set --spine F --features a,b --out F   point-in-time training set
     python -m sync redis start|stop|status                         the embedded redis-server
 """
@@ -20,7 +22,7 @@ from feature_store.errors import FeatureStoreError, RedisUnavailable
 from feature_store.online.embedded.server import ensure_project_redis, running_project_redis, stop_project_redis
 from feature_store.online.keys import key_prefix
 
-SUBCOMMANDS = ("run", "status", "verify", "training-set", "redis")
+SUBCOMMANDS = ("run", "status", "verify", "monitor", "training-set", "redis")
 
 
 def _describe(url: str) -> str:
@@ -181,6 +183,29 @@ def cmd_verify(argv: list[str]) -> int:
     return 0 if all(report.ok for report in reports) else 1
 
 
+def cmd_monitor(argv: list[str]) -> int:
+    """Each view's latest sync against its reference, as published in Redis: 1 when a threshold is crossed."""
+    from feature_store.online.writes.writer import read_monitoring
+    from feature_store.registry.manifest import load_registry
+    from sync.monitor_report import report_lines
+
+    parser = argparse.ArgumentParser(
+        prog="python -m sync monitor",
+        description="Per view and feature: null rate now and in the reference, drift (PSI) and verdict, and the "
+                    "schema changes of the latest sync. Exit 1 when a threshold is crossed or the schema changed.",
+    )
+    _common(parser)
+    parser.add_argument("--select", default=None, help="only this view or tag")
+    args = parser.parse_args(argv)
+    registry = load_registry(args.project_dir, args.manifest)
+    views = registry.select(args.select)
+    client, _ = _client(args.project_dir)
+    kept = read_monitoring(client, key_prefix(), [view.name for view in views])
+    lines, crossed = report_lines(views, kept)
+    print("\n".join(lines))
+    return 1 if crossed else 0
+
+
 def cmd_redis(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m sync redis",
                                      description="Manage the project's embedded redis-server (.redis/).")
@@ -234,8 +259,8 @@ def cmd_training_set(argv: list[str]) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "status": cmd_status, "verify": cmd_verify, "training-set": cmd_training_set,
-            "redis": cmd_redis}
+COMMANDS = {"run": cmd_run, "status": cmd_status, "verify": cmd_verify, "monitor": cmd_monitor,
+            "training-set": cmd_training_set, "redis": cmd_redis}
 
 
 def main(argv: list[str] | None = None) -> int:

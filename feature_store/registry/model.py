@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from functools import cached_property
 from typing import Any
@@ -49,6 +49,33 @@ class Feature:
     description: str = ""
 
 
+REFERENCE_KINDS = ("model", "sync")
+SYNC_REFERENCES = ("previous", "baseline")
+DEFAULT_DRIFT_THRESHOLD = 0.25  # PSI at or above: a significant shift (the usual rule of thumb)
+DEFAULT_NULL_RATE_THRESHOLD = 0.1
+
+
+@dataclass(frozen=True)
+class Monitoring:
+    """What a view's statistics are compared with, and when the comparison alerts (its YAML `monitor:`).
+
+    The reference is a training set model (`kind` "model", `name` the dbt model, `location` its Parquet)
+    or an earlier sync (`kind` "sync", `name` "previous" or "baseline": the first sync kept since the
+    reference was set).
+    """
+
+    reference_kind: str = "sync"
+    reference_name: str = "previous"
+    reference_location: str = ""
+    drift_threshold: float = DEFAULT_DRIFT_THRESHOLD
+    null_rate_threshold: float = DEFAULT_NULL_RATE_THRESHOLD
+
+    @property
+    def reference(self) -> str:
+        """The reference as one word, e.g. `model:recommender_training_set`, `sync:previous`."""
+        return f"{self.reference_kind}:{self.reference_name}"
+
+
 @dataclass(frozen=True)
 class FeatureView:
     """One dbt model: rows of (entity key, event timestamp, features...) with full history."""
@@ -65,6 +92,7 @@ class FeatureView:
     features: tuple[Feature, ...]
     created_timestamp: str | None = None
     tags: tuple[str, ...] = ()
+    monitoring: Monitoring = Monitoring()
 
     @cached_property
     def feature_names(self) -> tuple[str, ...]:
@@ -176,6 +204,7 @@ def _view_to_dict(view: FeatureView) -> dict[str, Any]:
         "checksum": view.checksum,
         "tags": list(view.tags),
         "features": [{"name": f.name, "dtype": f.dtype, "description": f.description} for f in view.features],
+        "monitor": asdict(view.monitoring),
     }
 
 
@@ -196,6 +225,7 @@ def _view_from_dict(name: str, spec: dict[str, Any]) -> FeatureView:
             Feature(fspec["name"], fspec["dtype"], name, fspec.get("description", ""))
             for fspec in spec["features"]
         ),
+        monitoring=Monitoring(**spec["monitor"]) if spec.get("monitor") else Monitoring(),
     )
 
 
