@@ -19,6 +19,7 @@ from api.middleware.request_ids import HEADER as REQUEST_ID_HEADER
 from api.middleware.security import ApiKeyAuth
 from api.reader.store import OnlineStore
 from api.routers import catalog, context, feast, features, health, metrics, registry
+from api.routers.docs import install_docs
 from feature_store.online.client import redis_url as project_redis_url
 from feature_store.online.reader.cluster_pipe import open_pipe
 
@@ -70,6 +71,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         version="1.0.0",
         lifespan=lifespan,
+        docs_url=None,  # served from the installed package, not a CDN (api.routers.docs)
+        redoc_url=None,
         telemetry=None if settings.opentelemetry else {"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
@@ -91,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     for module in (features, context, feast, registry, health, metrics, catalog):
         app.include_router(module.router)
+    install_docs(app)
     return app
 
 
