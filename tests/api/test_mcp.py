@@ -91,7 +91,7 @@ def check(answers: dict[str, Any]) -> None:
 
     context = answers["context"].structured_content
     assert context["context"].startswith("User context: from NL, premium: yes, likes unknown, watched 12 titles")
-    #assert context["values"]["watch_count_30d"]["status"] == "fresh"
+    assert context["values"]["watch_count_30d"]["status"] == "fresh"
 
     # Bad inputs: tool errors, with the HTTP API's messages.
     for name, expected in (
