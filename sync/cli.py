@@ -1,7 +1,7 @@
 """`python -m sync`: materialize feature views into Redis, and the commands around it.
 
     python -m sync [--select NAME_OR_TAG] [--due] [--full] [--workers N] [--as-of ISO]   sync (the default)
-    python -m sync status                                          per-view state
+    python -m sync status                                          per-view sync reports
     python -m sync verify [--sample N]                             online vs offline
     python -m sync training-set --spine F --features a,b --out F   point-in-time training set
     python -m sync redis start|stop|status                         the embedded redis-server

@@ -1,10 +1,10 @@
-"""The keys each row group of a view's history holds, kept beside the view's snapshot.
+"""The keys each row group of a view's history holds, kept beside the view's fingerprints.
 
 When a row group leaves the history (rewritten, or re-chunked as the tail of an
 appended file), its bytes are gone, but the entities it held may have changed:
 its kept keys say which (see `history_layout.compare`). One file per row group
 digest, `keys-<digest>.parquet`, written once: a row group that stays keeps its
-file, linked into each next snapshot folder. Not every row group gets one (see
+file, linked into each next fingerprints folder. Not every row group gets one (see
 `keep_group_keys`).
 """
 

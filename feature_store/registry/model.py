@@ -164,7 +164,7 @@ class Registry:
 def _entity_to_dict(entity: Entity) -> dict[str, Any]:
     spec: dict[str, Any] = {"join_keys": list(entity.join_keys), "dtype": entity.dtype,
                             "description": entity.description}
-    if entity.context_template:  # only when declared, so snapshots without one stay as they were
+    if entity.context_template:  # only when declared, so registries published without one stay as they were
         spec["context_template"] = entity.context_template
     for key in ("context_stale", "context_unknown"):
         if getattr(entity, key):

@@ -10,7 +10,7 @@ Commands are packed as RESP by hand and sent in chunks over one connection,
 replies read back with hiredis: the same work `redis-cli --pipe` does, without
 a per-command client object. On a Redis Cluster each batch is split by the
 nodes owning its keys and sent to all of them at once (feature_store.online.writes.cluster_writes).
-The registry snapshot, the view reports and the generation token are
+The registry, the sync reports and the generation token are
 published in one MULTI after the data they describe.
 """
 
@@ -125,7 +125,7 @@ class OnlineWriter:
         generation: str,
         rows: dict[str, int],
     ) -> str:
-        """Replace the registry snapshot, record each synced view's state and the new generation
+        """Replace the published registry, write each synced view's sync report and the new generation
         token (the registry version readers watch), atomically; return the token."""
         pipe = self.client.pipeline(transaction=True)
         pipe.set(registry_key(self.prefix), registry.to_json())
