@@ -22,6 +22,10 @@ a correction to XOR with the base's (so the aggregate needs no join), and a
 flag for entities that left. A small change rewrites only the delta; the base
 is rewritten when the delta outgrows a share of it.
 
+The fingerprints also keep each entity's latest feature values, so the statistics
+of the whole population (see `kept_values_sql`) need no recomputation of the
+entities that did not change.
+
 Fingerprints are 64-bit hashes: two different rows hashing alike would hide a
 change, with odds of about one in 10^19 per changed row.
 """
@@ -71,7 +75,7 @@ CHANGE_BATCH_ROWS = 50_000
 LATEST_PARTITION_ENTITIES = 1_000_000
 # The base is rewritten (and the delta emptied) once the delta holds this share of its rows.
 COMPACT_SHARE = 0.1
-FINGERPRINT_FORMAT = 4
+FINGERPRINT_FORMAT = 5  # 5: the latest feature values beside the fingerprints
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,16 @@ def fingerprint_keys_sql(base: Fingerprints, share: KeyShare = WHOLE) -> str:
     return (f"select {KEY_COLUMN} from {_files(base.base)} {where} and {KEY_COLUMN} not in "
             f"(select {KEY_COLUMN} from {_files(base.delta)}) union all "
             f"select {KEY_COLUMN} from {_files(base.delta)} {where} and not {GONE_COLUMN}")
+
+
+def kept_values_sql(fingerprints: Fingerprints, view: FeatureView) -> str:
+    """The feature values of every entity the fingerprints hold: the population of latest rows."""
+    names = ", ".join(quote(name) for name in view.feature_names)
+    if not fingerprints.delta:
+        return f"select {names} from {_files(fingerprints.base)}"
+    return (f"select {names} from {_files(fingerprints.base)} where {KEY_COLUMN} not in "
+            f"(select {KEY_COLUMN} from {_files(fingerprints.delta)}) union all "
+            f"select {names} from {_files(fingerprints.delta)} where not {GONE_COLUMN}")
 
 
 def stage(
@@ -289,7 +303,10 @@ def write_fingerprints(
     change applied and no delta.
     """
     name = f"{share.index}-of-{share.count}.parquet"
-    fresh = (f"select h.{KEY_COLUMN}, h.{HISTORY_COLUMN}, l.{HASH_COLUMN}, l.{PRESENT_COLUMN} "
+    names = [quote(feature) for feature in view.feature_names]
+    values = "".join(f", {n}" for n in names)
+    fresh = (f"select h.{KEY_COLUMN}, h.{HISTORY_COLUMN}, l.{HASH_COLUMN}, l.{PRESENT_COLUMN}"
+             f"{''.join(f', l.{n}' for n in names)} "
              f"from {HISTORY_TABLE} as h join {LATEST_TABLE} as l on l.{KEY_COLUMN} = h.{KEY_COLUMN}")
     if base is None:
         _copy(connection, fresh, pending / f"base-{name}")
@@ -297,32 +314,31 @@ def write_fingerprints(
     in_share = f"where true{share.condition(KEY_COLUMN)}"
     changed = (f"select c.{KEY_COLUMN}, xor(c.__old_fix, c.__x) as {FIX_COLUMN}, "
                f"xor(c.__old_history, c.__x) as {HISTORY_COLUMN}, l.{HASH_COLUMN}, l.{PRESENT_COLUMN}, "
-               f"not c.__in_new as {GONE_COLUMN} from {CHANGED_TABLE} as c left join {LATEST_TABLE} as l "
-               f"on l.{KEY_COLUMN} = c.{KEY_COLUMN}")
+               f"not c.__in_new as {GONE_COLUMN}{''.join(f', l.{n}' for n in names)} "
+               f"from {CHANGED_TABLE} as c left join {LATEST_TABLE} as l on l.{KEY_COLUMN} = c.{KEY_COLUMN}")
     if not compact:
-        rows = (f"select {KEY_COLUMN}, {FIX_COLUMN}, {HASH_COLUMN}, {PRESENT_COLUMN}, {GONE_COLUMN} "
+        rows = (f"select {KEY_COLUMN}, {FIX_COLUMN}, {HASH_COLUMN}, {PRESENT_COLUMN}, {GONE_COLUMN}{values} "
                 f"from ({changed})")
         if base.delta:
-            rows += (f" union all select {KEY_COLUMN}, {FIX_COLUMN}, {HASH_COLUMN}, {PRESENT_COLUMN}, {GONE_COLUMN} "
-                     f"from {_files(base.delta)} {in_share} and {KEY_COLUMN} not in "
+            rows += (f" union all select {KEY_COLUMN}, {FIX_COLUMN}, {HASH_COLUMN}, {PRESENT_COLUMN}, "
+                     f"{GONE_COLUMN}{values} from {_files(base.delta)} {in_share} and {KEY_COLUMN} not in "
                      f"(select {KEY_COLUMN} from {CHANGED_TABLE})")
         _copy(connection, rows, pending / f"delta-{name}")
         return
     delta = _files(base.delta) if base.delta else None
-    old = (f"select {KEY_COLUMN}, {HISTORY_COLUMN}, {HASH_COLUMN}, {PRESENT_COLUMN} "
+    old = (f"select {KEY_COLUMN}, {HISTORY_COLUMN}, {HASH_COLUMN}, {PRESENT_COLUMN}{values} "
            f"from {_files(base.base)} {in_share}")
     if delta:
+        kept = "".join(f", case when d.{KEY_COLUMN} is null then b.{n} else d.{n} end as {n}"
+                       for n in [HASH_COLUMN, PRESENT_COLUMN, *names])
         old = (f"select coalesce(d.{KEY_COLUMN}, b.{KEY_COLUMN}) as {KEY_COLUMN}, "
                f"xor(coalesce(b.{HISTORY_COLUMN}, 0::ubigint), coalesce(d.{FIX_COLUMN}, 0::ubigint)) "
-               f"as {HISTORY_COLUMN}, "
-               f"case when d.{KEY_COLUMN} is null then b.{HASH_COLUMN} else d.{HASH_COLUMN} end as {HASH_COLUMN}, "
-               f"case when d.{KEY_COLUMN} is null then b.{PRESENT_COLUMN} else d.{PRESENT_COLUMN} end "
-               f"as {PRESENT_COLUMN} "
+               f"as {HISTORY_COLUMN}{kept} "
                f"from (select * from {_files(base.base)} {in_share}) as b full outer join "
                f"(select * from {delta} {in_share}) as d on d.{KEY_COLUMN} = b.{KEY_COLUMN} "
                f"where d.{KEY_COLUMN} is null or not d.{GONE_COLUMN}")
     rows = (f"select * from ({old}) where {KEY_COLUMN} not in (select {KEY_COLUMN} from {CHANGED_TABLE}) "
-            f"union all select {KEY_COLUMN}, {HISTORY_COLUMN}, {HASH_COLUMN}, {PRESENT_COLUMN} "
+            f"union all select {KEY_COLUMN}, {HISTORY_COLUMN}, {HASH_COLUMN}, {PRESENT_COLUMN}{values} "
             f"from ({changed}) where not {GONE_COLUMN}")
     _copy(connection, rows, pending / f"base-{name}")
 

@@ -34,6 +34,7 @@ import redis
 
 from feature_store.clock import parse_timestamp
 from feature_store.errors import FeatureStoreError, RedisUnavailable
+from feature_store.monitoring.profile import ViewMonitoring
 from feature_store.offline import connection as duckdb_connection
 from feature_store.offline import history as offline
 from feature_store.offline import history_layout
@@ -47,9 +48,10 @@ from feature_store.registry.manifest import load_registry
 from feature_store.registry.model import Entity, FeatureView, Registry
 from sync import quality_gate
 from sync.changes import FINGERPRINT_FORMAT, needs_compaction
+from sync.monitoring import MonitoringFolder, profile_view
 from sync.progress import Progress
 from sync.push_history import with_pushed_rows
-from sync.record import RecordFolder, SyncRecord, ViewRecord
+from sync.record import Fingerprints, RecordFolder, SyncRecord, ViewRecord
 from sync.view_sync import ShareJob, sync_share
 from sync.workers import WorkerPool
 
@@ -67,6 +69,7 @@ class ViewSummary:
     source_digest: str = ""
     row_groups: list[list] = field(default_factory=list)
     narrowed_to: str = ""  # where the rows read were, when not every row was read
+    monitoring: ViewMonitoring | None = None  # the view's kept profiles, this sync's included
 
     def line(self) -> str:
         if self.mode == "unchanged":
@@ -76,7 +79,24 @@ class ViewSummary:
                 else f"{self.history_rows:,} history rows read")
         return (f"{self.view}: {self.mode} sync, {rows}, {self.entities:,} "
                 f"entities ({self.recomputed:,} recomputed), {self.written:,} written, {self.deleted:,} deleted "
-                f"in {self.seconds:.2f}s")
+                f"in {self.seconds:.2f}s{self._statistics()}")
+
+    def _statistics(self) -> str:
+        latest = self.monitoring.latest if self.monitoring else None
+        return f" (statistics {latest.statistics_seconds:.2f}s of it)" if latest else ""
+
+    def warnings(self) -> list[str]:
+        """What the view's monitoring found crossing a threshold in this sync, one line each."""
+        latest = self.monitoring.latest if self.monitoring else None
+        if latest is None:
+            return []
+        found = [f"{self.view}: schema change: {change.describe()}" for change in latest.schema_changes]
+        for drift in latest.drift:
+            if drift.crossed:
+                score = f"PSI {drift.psi:.3f}" if drift.psi is not None else "PSI -"
+                found.append(f"{self.view}.{drift.feature}: {drift.verdict} against {latest.reference} ({score}, "
+                             f"null rate {drift.null_rate:.1%} vs {drift.reference_null_rate or 0:.1%})")
+        return found
 
 
 @dataclass
@@ -148,13 +168,14 @@ def run_sync(
         previous_views = _previous_views(record, published)
         results: list[ViewWriteResult] = []
         rows: dict[str, int] = {}
+        monitoring_folder = MonitoringFolder(folder)
         pool = WorkerPool(workers, redis_url, prefix, writer.pipeline_rows) if workers > 1 else None
         try:
             for view in views:
                 summary, result, rows[view.name] = _sync_view(
                     view, registry, schemas[view.name], record, folder, writer, connection, as_of,
                     redis_lost=redis_lost, force_full=report.full_reason is not None,
-                    redis_has_features=redis_has_features, pool=pool,
+                    redis_has_features=redis_has_features, pool=pool, monitoring=monitoring_folder,
                 )
                 results.append(result)
                 report.summaries.append(summary)
@@ -163,9 +184,16 @@ def run_sync(
             if pool is not None:
                 pool.close()
         generation = uuid.uuid4().hex
-        report.version = writer.publish(registry, results, as_of, generation, rows)
+        kept = {s.view: s.monitoring for s in report.summaries if s.monitoring is not None}
+        report.version = writer.publish(registry, results, as_of, generation, rows,
+                                        {name: monitoring.to_json() for name, monitoring in kept.items()})
         report.cleaned_fields = _remove_dropped_fields(registry, previous_views, writer)
         _record(record, folder, registry, views, report, rows, generation, as_of)
+        for monitoring in kept.values():
+            monitoring_folder.save(monitoring)
+        for name in monitoring_folder.views():
+            if not registry.has_view(name):
+                monitoring_folder.drop(name)
     except duckdb.OutOfMemoryException as error:
         limit = os.environ.get(duckdb_connection.MEMORY_LIMIT_ENV, duckdb_connection.DEFAULT_MEMORY_LIMIT)
         raise FeatureStoreError(
@@ -178,6 +206,11 @@ def run_sync(
             "sync, and readers keep the previous registry. Run the sync again once Redis is reachable."
         ) from error
     say(f"published registry version {report.version}: {len(registry.views)} views, as of {as_of.isoformat()}")
+    warnings = [line for summary in report.summaries for line in summary.warnings()]
+    if warnings:
+        say(f"warning: monitoring found {len(warnings)} threshold(s) crossed (see `python -m sync monitor`):")
+        for line in warnings:
+            say(f"  {line}")
     return report
 
 
@@ -206,6 +239,7 @@ def _sync_view(
     force_full: bool,
     redis_has_features: bool,
     pool: WorkerPool | None,
+    monitoring: MonitoringFolder,
 ) -> tuple[ViewSummary, ViewWriteResult, int]:
     started = time.perf_counter()
     previous = record.views.get(view.name)
@@ -228,9 +262,11 @@ def _sync_view(
     known = {group.digest for group in previous_groups}
     if not full and previous and _unchanged(view, entity, previous, layout.digest, schema, connection, as_of):
         pending = folder.start_pending(view.name, keep_base=base, keep_delta=True)
+        recorded = _kept_layout(layout, connection, entity, kept_keys, pending, known)
+        kept = _profile(connection, view, pending, previous.rows, monitoring, as_of)
         seconds = time.perf_counter() - started
-        summary = ViewSummary(view.name, "unchanged", layout.rows, previous.rows, 0, 0, 0, seconds,
-                              *_kept_layout(layout, connection, entity, kept_keys, pending, known))
+        summary = ViewSummary(view.name, "unchanged", layout.rows, previous.rows, 0, 0, 0, seconds, *recorded,
+                              monitoring=kept)
         return summary, ViewWriteResult(view.name, 0, 0, 0, seconds), previous.rows
 
     diff_base = None if full else base
@@ -259,13 +295,29 @@ def _sync_view(
     written = sum(result.written for result in results)
     deleted = sum(result.deleted for result in results)
     recorded = _kept_layout(layout, connection, entity, kept_keys, job.pending, known)
+    kept = _profile(connection, view, job.pending, entities, monitoring, as_of)
     seconds = time.perf_counter() - started
     result = ViewWriteResult(view.name, written, deleted, sum(r.replaced for r in results), seconds)
     narrowed_to = change.describe() if change and all(r.narrowed for r in results) else ""
     summary = ViewSummary(view.name, "full" if full else "incremental", layout.rows, entities,
                           sum(r.recomputed for r in results), written, deleted, seconds, *recorded,
-                          narrowed_to=narrowed_to)
+                          narrowed_to=narrowed_to, monitoring=kept)
     return summary, result, entities
+
+
+def _profile(
+    connection: duckdb.DuckDBPyConnection,
+    view: FeatureView,
+    pending: Path,
+    rows: int,
+    monitoring: MonitoringFolder,
+    as_of: datetime,
+) -> ViewMonitoring | None:
+    """The view's kept profiles with this sync's, from the next fingerprints (None when there are none)."""
+    fingerprints = Fingerprints.read(pending)
+    if fingerprints is None:
+        return None
+    return profile_view(connection, view, fingerprints, rows, monitoring.load(view.name), as_of)
 
 
 def _kept_layout(

@@ -26,6 +26,7 @@ FORBIDDEN = {
     "feature_store": ("sync", "api"),
     "feature_store.registry": ("feature_store.offline", "feature_store.online", "duckdb", "pyarrow", "redis"),
     "feature_store.online": ("feature_store.offline", "duckdb"),
+    "feature_store.monitoring": ("feature_store.offline", "feature_store.online", "duckdb", "pyarrow", "redis"),
     "feature_store.online.reader": ("feature_store.online.writes", "pyarrow"),
 }
 

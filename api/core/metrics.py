@@ -108,15 +108,19 @@ def multiprocess_dir() -> str | None:
     return os.environ.get(MULTIPROC_ENV) or None
 
 
-def exposition(last_syncs: Mapping[str, datetime | None] | None, now: datetime) -> bytes:
+def exposition(
+    last_syncs: Mapping[str, datetime | None] | None, now: datetime, extra: Iterable[Metric] = ()
+) -> bytes:
     """The metrics as Prometheus text, plus ages judged now: each view's last sync (from the
-    registry, `last_syncs`; None when Redis could not say) and its newest served row."""
+    registry, `last_syncs`; None when Redis could not say) and its newest served row; and `extra`
+    families (the data's gauges, api.monitoring.gauges)."""
     families = list(_base_families())
     newest: dict[str, float] = {}
     for family in families:
         if family.name == NEWEST_SERVED_NAME:
             newest = {sample.labels["view"]: sample.value for sample in family.samples}
     families.extend(_age_families(last_syncs, newest, now))
+    families.extend(extra)
     return generate_latest(_Families(families))
 
 

@@ -117,6 +117,13 @@ class OnlineStore:
         except RedisError as error:
             raise self._unreachable(error) from error
 
+    async def get_values(self, names: Sequence[str]) -> list[str | None]:
+        """The string values of the store's own keys `names` (None where absent), in one round trip."""
+        try:
+            return await self.pipe.execute([("GET", name) for name in names]) if names else []
+        except RedisError as error:
+            raise self._unreachable(error) from error
+
     # --- the cached registry ----------------------------------------------------------
 
     async def served_registry(self) -> ServedRegistry:

@@ -6,7 +6,7 @@ What runs, all on 127.0.0.1 and in this one command, each server with one worker
 of its own:
 - ours: the demo project built (`dbt build`) and synced, then `python -m api`; pushes go to
   `POST /push/user_last_genre`, durable before the answer (the push log's file fsynced and renamed);
-- Feast 0.67 (in its own virtualenv, `.feast-venv`, from bench/push/requirements-feast.txt): the
+- Feast 0.67 (in its own virtualenv, `.feast-venv`: `make install-feast`): the
   same view as a PushSource over a Parquet FileSource, `feast apply`, `feast serve`; pushes go to
   `POST /push` with `to: online_and_offline` (Feast appends to the Parquet file, its offline store).
 
@@ -189,8 +189,7 @@ def start_ours(work: Path, redis_url: str) -> tuple[subprocess.Popen[bytes], str
 
 def start_feast(work: Path, redis_port: int) -> tuple[subprocess.Popen[bytes], str]:
     if not (FEAST_VENV / "bin" / "feast").exists():
-        raise SystemExit(f"Feast is not installed: python3 -m venv {FEAST_VENV} && {FEAST_VENV}/bin/pip install "
-                         "-r bench/push/requirements-feast.txt")
+        raise SystemExit(f"Feast is not installed in {FEAST_VENV}: run `make install-feast`")
     repo = work / "feast_repo"
     write_repo(repo, redis_port)
     python, feast_cli = FEAST_VENV / "bin" / "python", FEAST_VENV / "bin" / "feast"

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -43,6 +44,7 @@ from feature_store.sql import ID_COLUMN, TS_COLUMN
 REPO = Path(__file__).resolve().parents[2]
 HEADING = "## Sync (materialization into Redis)"
 NARROWED = "in new row groups"  # the sync's summary line when it read only what new row groups point at
+STATISTICS = re.compile(r"\(statistics (\d+\.\d+)s of it\)")
 AS_OF = "2026-11-27T00:00:00Z"
 
 
@@ -99,6 +101,17 @@ def reference_sync(project: Path, url: str, port: int) -> Run:
     if pipe.wait() != 0:
         raise SystemExit("redis-cli --pipe failed")
     return Run(time.perf_counter() - started, None)
+
+
+def statistics_seconds(run: Run) -> float:
+    """The time the sync spent on feature statistics (each view's summary line says)."""
+    return sum(float(seconds) for seconds in STATISTICS.findall(run.output))
+
+
+def statistics_row(what: str, run: Run) -> str:
+    spent = statistics_seconds(run)
+    return (f"| feature statistics and drift, within the {what} | {spent:.2f} s of {run.seconds:.2f} s "
+            f"(**{spent / run.seconds:.1%}**) |")
 
 
 def incremental_row(kind: str, runs: list[Run], full: Run, share: str, changed: int) -> str:
@@ -198,6 +211,9 @@ def main() -> None:
         f"{reference_rate:,.0f} entity-rows/s (rounds {', '.join(f'{run.seconds:.2f}' for run in reference_runs)} s) |",
         f"| full sync rate / reference rate | {full_rate / reference_rate:.0%} |",
         *(incremental_row(kind, runs, best_full, f"{args.change_share:.0%}", changed)
+          for kind, runs in incremental_runs.items()),
+        statistics_row("best full sync", best_full),
+        *(statistics_row(f"best incremental sync ({kind})", min(runs, key=lambda run: run.seconds))
           for kind, runs in incremental_runs.items()),
         f"| Redis memory per entity (`INFO memory`, 3 views, 10 features) | {memory_per_entity:,.0f} bytes |",
         f"| the sync's own state (snapshots and row groups' keys, after the rounds above) | "

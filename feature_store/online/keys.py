@@ -42,3 +42,8 @@ def registry_version_key(prefix: str) -> str:
 def sync_report_key(prefix: str, view: str) -> str:
     return f"{prefix}{{_fs}}:view:{view}"
 
+
+
+def monitoring_key(prefix: str, view: str) -> str:
+    """A view's kept statistics, drift and schema changes per sync (feature_store.monitoring), as JSON."""
+    return f"{prefix}{{_fs}}:monitor:{view}"

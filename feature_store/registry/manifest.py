@@ -19,8 +19,26 @@ from typing import Any
 from feature_store.errors import DefinitionError, DefinitionErrors, ManifestNotFound
 from feature_store.registry.dtypes import dtype_of_sql_type, supported_sql_types_text
 from feature_store.registry.durations import parse_duration
-from feature_store.registry.model import ENTITY_KEY_DTYPES, NAME_PATTERN, Entity, Feature, FeatureView, Registry
-from feature_store.registry.templates import check_format_spec, parse_context_template
+from feature_store.registry.model import (
+    DEFAULT_DRIFT_THRESHOLD,
+    DEFAULT_NULL_RATE_THRESHOLD,
+    ENTITY_KEY_DTYPES,
+    NAME_PATTERN,
+    REFERENCE_KINDS,
+    SYNC_REFERENCES,
+    Entity,
+    Feature,
+    FeatureView,
+    Monitoring,
+    Registry,
+)
+from feature_store.registry.templates import (
+    STALE_FIELDS,
+    UNKNOWN_FIELDS,
+    check_format_spec,
+    parse_context_template,
+    parse_wording,
+)
 
 SUPPORTED_MANIFEST = "https://schemas.getdbt.com/dbt/manifest/v12.json"
 
@@ -32,17 +50,23 @@ def default_manifest_path(project_dir: Path) -> Path:
 def load_registry(project_dir: Path, manifest_path: Path | None = None) -> Registry:
     """Read the manifest and build a validated registry, or raise with every problem found."""
     path = manifest_path or default_manifest_path(project_dir)
+    return registry_from_manifest(read_manifest(project_dir, path), project_dir, source=str(path))
+
+
+def read_manifest(project_dir: Path, manifest_path: Path | None = None) -> dict[str, Any]:
+    """dbt's manifest.json as JSON, or a ManifestNotFound saying how to make it."""
+    path = manifest_path or default_manifest_path(project_dir)
     if not path.is_file():
         raise ManifestNotFound(
             f"no dbt manifest at {path}: run `dbt build` (or `dbt parse`) in {project_dir} first"
         )
     try:
-        manifest = json.loads(path.read_text())
+        manifest: dict[str, Any] = json.loads(path.read_text())
     except json.JSONDecodeError as error:
         raise ManifestNotFound(
             f"{path} is not valid JSON ({error}): run `dbt parse` to rewrite it"
         ) from error
-    return registry_from_manifest(manifest, project_dir, source=str(path))
+    return manifest
 
 
 def registry_from_manifest(manifest: dict[str, Any], project_dir: Path, source: str = "") -> Registry:
@@ -61,7 +85,9 @@ def registry_from_manifest(manifest: dict[str, Any], project_dir: Path, source: 
     ]
     nodes.sort(key=lambda node: node["name"])
     entities = _collect_entities(nodes, errors)
-    views = [view for node in nodes if (view := _build_view(node, entities, project_dir, errors))]
+    models = {node["name"]: node for node in manifest.get("nodes", {}).values()
+              if node.get("resource_type") == "model"}
+    views = [view for node in nodes if (view := _build_view(node, entities, project_dir, errors, models))]
     _check_unique_feature_names(views, errors)
     _check_context_templates(entities, views, errors)
     if errors:
@@ -124,7 +150,30 @@ def _parse_entity(model: str, name: str, spec: Any, errors: list[DefinitionError
         ))
         return None
     template = _context_template(model, name, spec.get("context_template"), errors)
-    return Entity(name, tuple(str(k) for k in keys), dtype, str(spec.get("description", "")), template)
+    stale = _context_wording(model, name, "context_stale", spec.get("context_stale"), STALE_FIELDS, errors)
+    unknown = _context_wording(model, name, "context_unknown", spec.get("context_unknown"), UNKNOWN_FIELDS, errors)
+    return Entity(name, tuple(str(k) for k in keys), dtype, str(spec.get("description", "")), template,
+                  stale, unknown)
+
+
+def _context_wording(
+    model: str, entity: str, key: str, text: Any, fields: tuple[str, ...], errors: list[DefinitionError]
+) -> str:
+    """`context_stale` / `context_unknown` when well formed; else "" (the default wording) and an error."""
+    example = "{value} (as of {age} ago)" if key == "context_stale" else "unknown ({reason})"
+    fix = (f"write `{key}:` of entity '{entity}' in dbt_project.yml as text with the placeholders "
+           f"{', '.join('{' + f + '}' for f in fields)}, e.g. `{example}`")
+    if text is None or text == "":
+        return ""
+    if not isinstance(text, str):
+        errors.append(DefinitionError(model, f"entity '{entity}' has a {key} that is not text", fix))
+        return ""
+    try:
+        parse_wording(text, fields)
+    except ValueError as error:
+        errors.append(DefinitionError(model, f"entity '{entity}' {key}: {error}", fix))
+        return ""
+    return text
 
 
 def _context_template(model: str, entity: str, template: Any, errors: list[DefinitionError]) -> str:
@@ -146,7 +195,11 @@ def _context_template(model: str, entity: str, template: Any, errors: list[Defin
 
 
 def _build_view(
-    node: dict[str, Any], entities: dict[str, Entity], project_dir: Path, errors: list[DefinitionError]
+    node: dict[str, Any],
+    entities: dict[str, Entity],
+    project_dir: Path,
+    errors: list[DefinitionError],
+    models: dict[str, dict[str, Any]] | None = None,
 ) -> FeatureView | None:
     name = node["name"]
     meta = _meta(node)
@@ -185,6 +238,7 @@ def _build_view(
         refuse("feature view has no explicit Parquet location",
                f"add `location: data/features/{name}.parquet` under the model's config")
 
+    monitoring = _monitoring(meta.get("monitor"), models or {}, project_dir, refuse)
     features = []
     entity = entities.get(entity_name) if entity_name else None
     # Which columns are features depends on the entity's keys: with no entity, judge none of them.
@@ -219,6 +273,7 @@ def _build_view(
         features=tuple(features),
         tags=tuple(node.get("tags") or ()),
         push_log=str((project_dir / push_log_folder(name)).resolve()) if takes_pushes else None,
+        monitoring=monitoring,
     )
 
 
@@ -240,6 +295,62 @@ def parquet_location(node: dict[str, Any]) -> str | None:
     if config.get("materialized") != "external" and root:
         return f"{str(root).rstrip('/')}/{node.get('alias') or node['name']}"
     return config.get("location")
+
+
+MONITOR_KEYS = ("reference", "drift_threshold", "null_rate_threshold")
+MONITOR_EXAMPLE = ("monitor: {reference: {model: <training set model>}, drift_threshold: 0.25, "
+                   "null_rate_threshold: 0.1}")
+
+
+def _monitoring(spec: Any, models: dict[str, dict[str, Any]], project_dir: Path, refuse: Any) -> Monitoring:
+    """The view's `monitor:` meta: its drift reference and thresholds (defaults: the previous sync, 0.25, 0.1)."""
+    if spec is None:
+        return Monitoring()
+    if not isinstance(spec, dict):
+        refuse(f"meta `monitor` is {spec!r}, not a mapping", f"write it as `{MONITOR_EXAMPLE}`")
+        return Monitoring()
+    unknown = sorted(set(spec) - set(MONITOR_KEYS))
+    if unknown:
+        refuse(f"meta `monitor` has unknown key(s) {', '.join(unknown)}",
+               f"use only {', '.join(MONITOR_KEYS)}, as in `{MONITOR_EXAMPLE}`")
+    thresholds = {}
+    for key, default in (("drift_threshold", DEFAULT_DRIFT_THRESHOLD),
+                         ("null_rate_threshold", DEFAULT_NULL_RATE_THRESHOLD)):
+        value = spec.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0 or \
+                (key == "null_rate_threshold" and value > 1):
+            bound = "a number above 0 and at most 1" if key == "null_rate_threshold" else "a number above 0"
+            refuse(f"meta `monitor.{key}` is {value!r}", f"write `{key}:` as {bound}, e.g. {default}")
+            value = default
+        thresholds[key] = float(value)
+    kind, name, location = "sync", "previous", ""
+    reference = spec.get("reference", {"sync": "previous"})
+    choices = ("`reference: {model: <a training set model>}`, `reference: {sync: previous}` or "
+               "`reference: {sync: baseline}`")
+    if not isinstance(reference, dict) or len(reference) != 1 or next(iter(reference)) not in REFERENCE_KINDS:
+        refuse(f"meta `monitor.reference` is {reference!r}", f"write {choices}")
+        return Monitoring(drift_threshold=thresholds["drift_threshold"],
+                          null_rate_threshold=thresholds["null_rate_threshold"])
+    ((kind, name),) = reference.items()
+    if kind == "sync" and name not in SYNC_REFERENCES:
+        refuse(f"meta `monitor.reference.sync` is {name!r}", f"write {choices}")
+        kind, name = "sync", "previous"
+    elif kind == "model":
+        node = models.get(str(name))
+        where = parquet_location(node) if node else None
+        if node is None:
+            known = ", ".join(sorted(n for n, m in models.items() if parquet_location(m))) or "none"
+            refuse(f"meta `monitor.reference.model` names {name!r}, which is no model of the project",
+                   f"name a model materialized to Parquet, one of: {known}")
+            kind, name = "sync", "previous"
+        elif not where:
+            refuse(f"meta `monitor.reference.model` names {name!r}, which has no Parquet location",
+                   f"give model {name!r} a `location:` in its config, or name another model")
+            kind, name = "sync", "previous"
+        else:
+            path = Path(where)
+            location = str(path if path.is_absolute() else (project_dir / path).resolve())
+    return Monitoring(kind, str(name), location, thresholds["drift_threshold"], thresholds["null_rate_threshold"])
 
 
 def _duration(meta: dict[str, Any], key: str, refuse: Any, required: bool) -> timedelta | None:
@@ -319,7 +430,7 @@ def _check_context_templates(
         if not own:
             continue
         features = {feature.name: feature for view in own for feature in view.features}
-        for _, name, spec in parse_context_template(entity.context_template):
+        for _, name, spec, attribute in parse_context_template(entity.context_template):
             if name is None:
                 continue
             where = own[0].name  # the declaration reaches every view of the entity; name the first
@@ -331,6 +442,8 @@ def _check_context_templates(
                     f"`+meta: entities: {entity.name}:` in dbt_project.yml",
                 ))
                 continue
+            if attribute:
+                continue  # no format spec on an attribute (the parser refused one)
             try:
                 check_format_spec(features[name].dtype, spec)
             except ValueError as error:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from functools import cached_property
 from typing import Any
@@ -27,6 +27,8 @@ class Entity:
 
     `context_template` renders the entity's features as prompt text for LLM
     applications (`User context: segment={user_segment}, ...`); empty when none is declared.
+    `context_stale` and `context_unknown` say how a stale view's value and an unknown value read
+    (feature_store.registry.templates' defaults when empty).
     """
 
     name: str
@@ -34,6 +36,8 @@ class Entity:
     dtype: str
     description: str = ""
     context_template: str = ""
+    context_stale: str = ""
+    context_unknown: str = ""
 
     @property
     def join_key(self) -> str:
@@ -47,6 +51,33 @@ class Feature:
     dtype: str
     view: str
     description: str = ""
+
+
+REFERENCE_KINDS = ("model", "sync")
+SYNC_REFERENCES = ("previous", "baseline")
+DEFAULT_DRIFT_THRESHOLD = 0.25  # PSI at or above: a significant shift (the usual rule of thumb)
+DEFAULT_NULL_RATE_THRESHOLD = 0.1
+
+
+@dataclass(frozen=True)
+class Monitoring:
+    """What a view's statistics are compared with, and when the comparison alerts (its YAML `monitor:`).
+
+    The reference is a training set model (`kind` "model", `name` the dbt model, `location` its Parquet)
+    or an earlier sync (`kind` "sync", `name` "previous" or "baseline": the first sync kept since the
+    reference was set).
+    """
+
+    reference_kind: str = "sync"
+    reference_name: str = "previous"
+    reference_location: str = ""
+    drift_threshold: float = DEFAULT_DRIFT_THRESHOLD
+    null_rate_threshold: float = DEFAULT_NULL_RATE_THRESHOLD
+
+    @property
+    def reference(self) -> str:
+        """The reference as one word, e.g. `model:recommender_training_set`, `sync:previous`."""
+        return f"{self.reference_kind}:{self.reference_name}"
 
 
 @dataclass(frozen=True)
@@ -65,6 +96,7 @@ class FeatureView:
     features: tuple[Feature, ...]
     created_timestamp: str | None = None
     tags: tuple[str, ...] = ()
+    monitoring: Monitoring = Monitoring()
     # The folder of the view's push log when it takes pushes (`push: true` in its meta), else None.
     push_log: str | None = None
 
@@ -150,6 +182,8 @@ class Registry:
                 spec["dtype"],
                 spec.get("description", ""),
                 spec.get("context_template") or "",
+                spec.get("context_stale") or "",
+                spec.get("context_unknown") or "",
             )
             for name, spec in data["entities"].items()
         )
@@ -166,6 +200,9 @@ def _entity_to_dict(entity: Entity) -> dict[str, Any]:
                             "description": entity.description}
     if entity.context_template:  # only when declared, so registries published without one stay as they were
         spec["context_template"] = entity.context_template
+    for key in ("context_stale", "context_unknown"):
+        if getattr(entity, key):
+            spec[key] = getattr(entity, key)
     return spec
 
 
@@ -182,6 +219,7 @@ def _view_to_dict(view: FeatureView) -> dict[str, Any]:
         "checksum": view.checksum,
         "tags": list(view.tags),
         "features": [{"name": f.name, "dtype": f.dtype, "description": f.description} for f in view.features],
+        "monitor": asdict(view.monitoring),
     }
     if view.push_log is not None:  # only for push-fed views, so other views' JSON stays as it was
         spec["push_log"] = view.push_log
@@ -206,6 +244,7 @@ def _view_from_dict(name: str, spec: dict[str, Any]) -> FeatureView:
             Feature(fspec["name"], fspec["dtype"], name, fspec.get("description", ""))
             for fspec in spec["features"]
         ),
+        monitoring=Monitoring(**spec["monitor"]) if spec.get("monitor") else Monitoring(),
     )
 
 

@@ -18,15 +18,16 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 import pyarrow as pa
 import redis
 
+from feature_store.monitoring.profile import ViewMonitoring
 from feature_store.online.client import Client
-from feature_store.online.keys import registry_key, registry_version_key, sync_report_key
+from feature_store.online.keys import monitoring_key, registry_key, registry_version_key, sync_report_key
 from feature_store.online.text import format_timestamp
 from feature_store.online.writes.cluster_writes import ClusterRespStream, delete_fields_in_cluster
 from feature_store.online.writes.resp import OP_COLUMN, RESP_COLUMN, CommandSql
@@ -127,9 +128,10 @@ class OnlineWriter:
         synced_at: datetime,
         generation: str,
         rows: dict[str, int],
+        monitoring: Mapping[str, str] | None = None,
     ) -> str:
-        """Replace the published registry, write each synced view's sync report and the new generation
-        token (the registry version readers watch), atomically; return the token."""
+        """Replace the published registry, write each synced view's sync report (and its `monitoring` JSON)
+        and the new generation token (the registry version readers watch), atomically; return the token."""
         pipe = self.client.pipeline(transaction=True)
         pipe.set(registry_key(self.prefix), registry.to_json())
         stamp = format_timestamp(synced_at)
@@ -144,9 +146,11 @@ class OnlineWriter:
                 "checksum": view.checksum,
                 "generation": generation,
             })
+        for name, text in (monitoring or {}).items():
+            pipe.set(monitoring_key(self.prefix, name), text)
         for name in self.published_views():
             if not registry.has_view(name):
-                pipe.delete(sync_report_key(self.prefix, name))
+                pipe.delete(sync_report_key(self.prefix, name), monitoring_key(self.prefix, name))
         pipe.set(registry_version_key(self.prefix), generation)
         pipe.execute()
         return generation
@@ -191,3 +195,12 @@ def read_sync_reports(client: redis.Redis, prefix: str, views: Iterable[str]) ->
             for k, v in raw.items()
         }
     return reports
+
+
+def read_monitoring(client: redis.Redis, prefix: str, views: Iterable[str]) -> dict[str, ViewMonitoring]:
+    """Each view's published monitoring (absent when never synced with it)."""
+    names = list(views)
+    pipe = client.pipeline(transaction=False)
+    for name in names:
+        pipe.get(monitoring_key(prefix, name))
+    return {name: ViewMonitoring.from_json(raw) for name, raw in zip(names, pipe.execute(), strict=True) if raw}

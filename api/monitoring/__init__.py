@@ -1,0 +1,1 @@
+"""What the sync found about the data (feature_store.monitoring), as the API serves it: /monitor and gauges."""
