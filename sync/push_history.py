@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
+import redis
 
 from feature_store.offline import push_log
 from feature_store.online.client import Client
@@ -83,15 +84,11 @@ def clear_outside_guarded(client: Client, view: FeatureView, keys: list[str], fi
     stamps = seen.execute()
     pushed = ids_in_landing_files(view, entity_key)  # after the read above: a push landed before it is here
     script = client.register_script(GUARDED_CLEAR_SCRIPT)
-    removed = 0
+    chosen = [(key, stamp.decode() if isinstance(stamp, bytes) else (stamp or ""))
+              for key, stamp in zip(keys, stamps, strict=True) if key[len(key_prefix):] not in pushed]
+    if isinstance(client, redis.RedisCluster):  # a cluster pipeline runs no scripts: one call per key
+        return sum(1 for key, text in chosen if script(keys=[key], args=[ts_field, text, *fields]))
     pipe = client.pipeline(transaction=False)
-    chosen = 0
-    for key, stamp in zip(keys, stamps, strict=True):
-        if key[len(key_prefix):] in pushed:
-            continue
-        text = stamp.decode() if isinstance(stamp, bytes) else (stamp or "")
+    for key, text in chosen:
         script(keys=[key], args=[ts_field, text, *fields], client=pipe)
-        chosen += 1
-    if chosen:
-        removed = sum(1 for reply in pipe.execute() if reply)
-    return removed
+    return sum(1 for reply in pipe.execute() if reply) if chosen else 0
