@@ -23,8 +23,9 @@ flag for entities that left. A small change rewrites only the delta; the base
 is rewritten when the delta outgrows a share of it.
 
 The fingerprints also keep each entity's latest feature values, so the statistics
-of the whole population (see `kept_values_sql`) need no recomputation of the
-entities that did not change.
+of the whole population (`sync.population_statistics`: a summary of the base,
+corrected by the delta) need no recomputation of the entities that did not
+change.
 
 Fingerprints are 64-bit hashes: two different rows hashing alike would hide a
 change, with odds of about one in 10^19 per changed row.

@@ -156,12 +156,11 @@ def _extremes(
     if not numbers:
         return minimum, maximum
     folder = fingerprints.base[0].parent
-    kept = (f"select feature, side, count(*) as total, count(*) filter (where {KEY_COLUMN} not in "
-            f"(select {KEY_COLUMN} from {_files(fingerprints.delta)})) as remaining, "
-            f"min(number) filter (where {KEY_COLUMN} not in (select {KEY_COLUMN} from "
-            f"{_files(fingerprints.delta)})) as low, max(number) filter (where {KEY_COLUMN} not in "
-            f"(select {KEY_COLUMN} from {_files(fingerprints.delta)})) as high "
-            f"from read_parquet({literal(str(folder / EXTREMES_FILE))}) group by feature, side")
+    marked = (f"select e.*, d.{KEY_COLUMN} is null as __kept from read_parquet("
+              f"{literal(str(folder / EXTREMES_FILE))}) as e left join (select distinct {KEY_COLUMN} from "
+              f"{_files(fingerprints.delta)}) as d on d.{KEY_COLUMN} = e.{KEY_COLUMN}")
+    kept = (f"select feature, side, count(*), count(*) filter (where __kept), min(number) filter (where __kept), "
+            f"max(number) filter (where __kept) from ({marked}) group by feature, side")
     ends = {(feature, side): (int(total), int(remaining), low, high)
             for feature, side, total, remaining, low, high in connection.execute(kept).fetchall()}
     unknown = []

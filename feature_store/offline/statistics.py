@@ -240,6 +240,7 @@ def describe(
                         mean=moments.mean if moments.n else None,
                         stddev=math.sqrt(moments.m2 / moments.n) if moments.n else None)
             spec["quantiles"] = tuple((p, counted.quantile(p)) for p in QUANTILES) if moments.n else ()
+            spec["quantile_accuracy"] = 0.0 if counted.exact else RELATIVE_ACCURACY
             edges = counted.own_edges()
             spec["histogram"] = counted.histogram(edges) if edges else None
             if bins is not None and bins.edges:
@@ -305,6 +306,7 @@ class _NumberCounts:
     minimum: float | None
     maximum: float | None
     cumulative: tuple[int, ...] = ()
+    uppers: tuple[float, ...] = ()  # each bucket's top (buckets only)
 
     def __post_init__(self) -> None:
         total, running = 0, []
@@ -312,6 +314,8 @@ class _NumberCounts:
             total += count
             running.append(total)
         object.__setattr__(self, "cumulative", tuple(running))
+        if not self.exact:
+            object.__setattr__(self, "uppers", tuple(bucket_bounds(int(key))[1] for key in self.keys))
 
     @property
     def total(self) -> int:
@@ -352,15 +356,12 @@ class _NumberCounts:
         if self.exact:
             index = bisect.bisect_right(self.keys, edge)
             return self.cumulative[index - 1] if index else 0
-        counted = 0
-        for key, count in zip(self.keys, self.counts, strict=True):
-            lower, upper, _ = bucket_bounds(int(key))
-            if upper <= edge:
-                counted += count
-            elif lower < edge:
-                counted += round(count * (edge - lower) / (upper - lower))
-            else:
-                break
+        index = bisect.bisect_right(self.uppers, edge)  # buckets wholly at or below the edge
+        counted = self.cumulative[index - 1] if index else 0
+        if index < len(self.keys):
+            lower, upper, _ = bucket_bounds(int(self.keys[index]))
+            if lower < edge:
+                counted += round(self.counts[index] * (edge - lower) / (upper - lower))
         return counted
 
     def histogram(self, edges: Sequence[float]) -> Histogram:

@@ -45,6 +45,7 @@ def assert_described(stats: FeatureStats, table: pa.Table) -> None:
         # from the switch between the two).
         assert distinct < EXACT_VALUES * 0.8 or distinct > EXACT_VALUES * 1.2, (stats.name, distinct)
         tolerance = 1e-9 if distinct <= EXACT_VALUES else RELATIVE_ACCURACY * 1.0001
+        assert stats.quantile_accuracy == (0.0 if distinct <= EXACT_VALUES else RELATIVE_ACCURACY), stats.name
         for (p, found), expected in zip(stats.quantiles, quantiles or [], strict=True):
             assert math.isclose(found, expected, rel_tol=tolerance, abs_tol=1e-9), (stats.name, p, found, expected)
         if stats.histogram is not None:  # counts on its own edges, exactly
