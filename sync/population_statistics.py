@@ -7,9 +7,9 @@ scalars in `summary-base.json`, the counts in `summary-base-counts.parquet`,
 and each number's `EXTREMES` lowest and highest values with their entities in
 `summary-base-extremes.parquet`. A sync that keeps the base links these in
 with it, and describes the population as the base's summary, minus the base
-rows the delta overrides, plus the delta's rows still in the view: it reads
-the delta (at most `COMPACT_SHARE` of the base) and the base's key column,
-never the base's values.
+rows the delta overrides (whose values each delta row keeps, see
+`sync.changes.base_column`), plus the delta's rows still in the view: it reads
+the delta (at most `COMPACT_SHARE` of the base), never the base.
 
 A number's minimum (maximum) is the lowest of the delta's and of the base's
 kept lowest values whose entity the delta does not override; only when the
@@ -40,7 +40,7 @@ from feature_store.offline.statistics import (
 )
 from feature_store.registry.model import FeatureView
 from feature_store.sql import literal, quote
-from sync.changes import GONE_COLUMN, KEY_COLUMN, kept_values_sql
+from sync.changes import GONE_COLUMN, IN_BASE_COLUMN, KEY_COLUMN, base_column, kept_values_sql
 from sync.record import SUMMARY_PREFIX, Fingerprints
 
 SUMMARY_FORMAT = 1
@@ -66,8 +66,9 @@ def population_statistics(
         return describe(connection, base, view.features, reference)
     features, delta = view.features, _files(fingerprints.delta)
     names = ", ".join(quote(name) for name in view.feature_names)
-    connection.execute(f"create or replace temp table {LEAVING_TABLE} as select {names} from "
-                       f"{_files(fingerprints.base)} where {KEY_COLUMN} in (select {KEY_COLUMN} from {delta})")
+    overridden = ", ".join(f"{base_column(name)} as {quote(name)}" for name in view.feature_names)
+    connection.execute(f"create or replace temp table {LEAVING_TABLE} as select {overridden} from {delta} "
+                       f"where {IN_BASE_COLUMN}")
     connection.execute(f"create or replace temp table {ARRIVING_TABLE} as select {names} from {delta} "
                        f"where not {GONE_COLUMN}")
     leaving = summarize(connection, f"select * from {LEAVING_TABLE}", features, base.exact, with_extremes=False)
