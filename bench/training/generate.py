@@ -41,14 +41,18 @@ VIEWS: dict[str, tuple[str | None, str | None, dict[str, tuple[str, str]]]] = {
     "bench_segment": (None, None, {
         "segment": ("varchar", "['power_user', 'regular', 'casual', 'dormant'][1 + (hash(i, 's') % 4)::int]"),
         "is_active": ("boolean", "hash(i, 'a') % 2 = 0"),
+        "tenure_days": ("bigint", "(hash(i, 'd') % 3000)::bigint"),
     }),
     "bench_activity": ("90d", None, {
         "watch_count": ("bigint", "(hash(i, 'c') % 100)::bigint"),
         "watch_minutes": ("double", "(hash(i, 'm') % 100000) / 100.0"),
+        "sessions": ("bigint", "(hash(i, 'n') % 50)::bigint"),
+        "avg_rating": ("double", "(hash(i, 'r') % 500) / 100.0"),
     }),
     "bench_last": ("30d", "loaded_at", {
         "last_genre": ("varchar", "['drama', 'comedy', 'documentary', 'horror'][1 + (hash(i, 'g') % 4)::int]"),
         "last_title_id": ("bigint", "(hash(i, 't') % 40000)::bigint"),
+        "last_device": ("varchar", "['tv', 'phone', 'tablet', 'web'][1 + (hash(i, 'v') % 4)::int]"),
     }),
 }
 
@@ -155,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
                         help=f"the project folder (default {DEFAULT_OUT})")
     parser.add_argument("--spine-rows", type=int, default=1_000_000)
-    parser.add_argument("--feature-rows", type=int, default=10_000_000, help="over all three views")
+    parser.add_argument("--feature-rows", type=int, default=9_000_000, help="over all three views")
     parser.add_argument("--entities", type=int, default=100_000)
     args = parser.parse_args(argv)
     started = time.perf_counter()

@@ -32,8 +32,6 @@ def perfect_hashing(connection: duckdb.DuckDBPyConnection, on: bool) -> None:
     connection.execute(f"SET perfect_ht_threshold = {bits}")
 
 
-
-
 def one_row(cursor: duckdb.DuckDBPyConnection) -> tuple[Any, ...]:
     """The row of a query that always returns one (an aggregate, a catalog lookup); none is a bug."""
     row = cursor.fetchone()
@@ -42,12 +40,14 @@ def one_row(cursor: duckdb.DuckDBPyConnection) -> tuple[Any, ...]:
     return row
 
 
-def connect(threads: int | None = None, bounded: bool = True) -> duckdb.DuckDBPyConnection:
+def connect(threads: int | None = None, bounded: bool = True, ordered: bool = False) -> duckdb.DuckDBPyConnection:
     """In-memory DuckDB in UTC on `threads` threads (DuckDB's default: every core).
 
-    `bounded` (the sync): memory limited by `FEATURE_STORE_DUCKDB_MEMORY`, spilling
-    past it, and rows in any order where a query does not ask for one. Unbounded
-    (training sets, whose join orders its own output): DuckDB's own limit.
+    `bounded` (the sync, training sets): memory limited by `FEATURE_STORE_DUCKDB_MEMORY`,
+    spilling past it, and, unless `ordered`, rows in any order where a query does not ask
+    for one. `ordered` (training sets in the spine's order): an ORDER BY reaches the file a
+    COPY writes, which DuckDB otherwise writes in parallel, in any order. Unbounded:
+    DuckDB's own limit.
     """
     connection = duckdb.connect(":memory:", config={"threads": threads} if threads else {})
     connection.execute("SET TimeZone = 'UTC'")
@@ -55,5 +55,6 @@ def connect(threads: int | None = None, bounded: bool = True) -> duckdb.DuckDBPy
         connection.execute(f"SET memory_limit = '{os.environ.get(MEMORY_LIMIT_ENV, DEFAULT_MEMORY_LIMIT)}'")
         connection.execute(
             f"SET temp_directory = {literal(os.path.join(tempfile.gettempdir(), 'feature_store_duckdb'))}")
-        connection.execute("SET preserve_insertion_order = false")
+        if not ordered:
+            connection.execute("SET preserve_insertion_order = false")
     return connection

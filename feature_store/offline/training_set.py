@@ -9,21 +9,15 @@
 The spine (Parquet, CSV, a pyarrow Table or a pandas DataFrame) holds each view's
 entity key, `event_timestamp` and any other columns, which pass through. Feature
 names resolve to their views through the registry; the join is the project's
-point_in_time_join macro, compiled by dbt (training_compile.py) and run by DuckDB
-over the views' Parquet files. Rows come back in the spine's order.
-
-dbt's start-up costs seconds, so the SQL dbt compiles is kept under a fingerprint
-of everything it depends on (training_compile.py): a run with the same project
-files, dbt version, features and spine columns runs the kept SQL without starting
-dbt (`recompile=True` / `--recompile` compiles anyway). When something changed,
-dbt compiles again while the join starts with the SQL last compiled for the same
-features; that result is kept only when dbt compiles the same text.
+point_in_time_join macro, rendered from dbt's manifest without starting dbt
+(training_compile.py; `recompile=True` / `--recompile` has dbt compile it), and run by
+DuckDB over the views' Parquet files straight into the output Parquet file, within
+DuckDB's memory limit (spilling past it). Rows come back in the spine's order.
 """
 
 from __future__ import annotations
 
 import tempfile
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -43,10 +37,10 @@ from feature_store.offline.training_compile import (
     CompiledJoin,
     Compiler,
     JoinRequest,
-    SpineSchema,
     TrainingSetError,
+    render_join,
 )
-from feature_store.registry.manifest import load_registry
+from feature_store.registry.manifest import default_manifest_path, read_manifest, registry_from_manifest
 from feature_store.registry.model import Registry
 from feature_store.sql import literal, quote
 
@@ -80,28 +74,25 @@ def resolve_features(registry: Registry, names: Sequence[str]) -> tuple[tuple[st
 
 @dataclass(frozen=True)
 class TrainingSetRun:
-    """What a build did: rows and columns written, seconds taken, and how the SQL was obtained.
-
-    compiled: dbt compiled the SQL in this run (no kept SQL had the same fingerprint);
-    reused_sql: the join ran SQL kept from an earlier run (kept for this fingerprint, or
-    last time's and confirmed by dbt).
-    """
+    """What a build did: rows and columns written, seconds taken (all, and the join's), and whether dbt
+    compiled the join (`recompile`) rather than it being rendered from the manifest."""
 
     rows: int
     columns: int
     seconds: float
-    reused_sql: bool
+    join_seconds: float
     compiled: bool
 
 
 class TrainingSetOptions(TypedDict, total=False):
     """The keyword options of every way to build a training set, each with its default.
 
-    project_dir: the dbt project (default "."); implementation: "duckdb" or "portable"
-    (default: the adapter's own); spine_timestamp: the spine's time column (default
-    "event_timestamp"); threads: DuckDB's threads (default: every core); cache_dir: where
-    compiled SQL is kept (default: target/training_set/ in the project); recompile: have dbt
-    compile the join even when SQL kept for the same inputs exists (default False).
+    project_dir: the dbt project, parsed or built (default "."); implementation: "duckdb" or
+    "portable" (default: the adapter's own); spine_timestamp: the spine's time column (default
+    "event_timestamp"); threads: DuckDB's threads (default: every core); recompile: have dbt
+    compile the join from the project's files as they are now, instead of rendering the macros
+    of its manifest (seconds: dbt starts; default False); cache_dir: where that compile keeps
+    its dbt target, logs and profile (default: target/training_set/ in the project).
     """
 
     project_dir: str | Path
@@ -159,54 +150,33 @@ def _build(spine: Spine, features: Sequence[str], out: Path, scratch: Path,
     if implementation not in (None, *IMPLEMENTATIONS):
         choices = ", ".join(IMPLEMENTATIONS)
         raise TrainingSetError(f"unknown implementation {implementation!r}; use one of {choices}")
-    registry = load_registry(project_dir)
+    manifest = read_manifest(project_dir)
+    registry = registry_from_manifest(manifest, project_dir, source=str(default_manifest_path(project_dir)))
     selection = resolve_features(registry, features)
     locations = {view: Path(registry.view(view).location) for view, _ in selection}
     for view, location in locations.items():
         if not location.exists():
             raise TrainingSetError(f"view {view!r} has no Parquet file at {location}: run `dbt build` first")
     spine_path = spine_parquet(spine, scratch)
-    schema = pq.read_schema(spine_path)
-    if ROW_NUMBER_COLUMN in schema.names:
+    columns = pq.read_schema(spine_path).names
+    if ROW_NUMBER_COLUMN in columns:
         raise TrainingSetError(f"the spine has a column {ROW_NUMBER_COLUMN!r}, used by the join: rename it")
-    spine_schema = tuple((field.name, str(field.type)) for field in schema)
     request = JoinRequest(selection, spine_timestamp, implementation)
-    compiler = Compiler(project_dir, cache_dir)
+    if recompile:
+        compiled = Compiler(project_dir, cache_dir).compile(request, spine_path)
+    else:
+        compiled = render_join(manifest, project_dir, request, columns)
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(f".{out.name}.partial")
-
-    fingerprint = compiler.fingerprint(request, spine_schema)  # read the project once: for the lookup and the keep
-    kept = None if recompile else compiler.lookup(request, fingerprint)
+    join_started = time.perf_counter()
     try:
-        if kept is not None:
-            rows = run_join(kept, locations, spine_path, partial, threads)
-            reused, compiled_now = True, False
-        else:
-            rows, reused = _compile_and_join(compiler, request, spine_schema, fingerprint, locations, spine_path,
-                                             partial, threads)
-            compiled_now = True
+        rows = run_join(compiled, locations, spine_path, partial, threads)
+        join_seconds = time.perf_counter() - join_started
         partial.replace(out)
     finally:
         partial.unlink(missing_ok=True)
     width = len(pq.read_schema(out).names)
-    return TrainingSetRun(rows, width, time.perf_counter() - started, reused, compiled_now)
-
-
-def _compile_and_join(compiler: Compiler, request: JoinRequest, spine_schema: SpineSchema, fingerprint: str,
-                      locations: dict[str, Path], spine_path: Path, out: Path,
-                      threads: int | None) -> tuple[int, bool]:
-    """dbt compiles while the join runs last time's SQL for the request, if any; rows, and whether it stood."""
-    guess = compiler.cached(request)
-    early = _EarlyJoin(guess, locations, spine_path, out, threads) if guess else None
-    try:
-        compiled = compiler.compile(request, spine_path, spine_schema, fingerprint)
-    except BaseException:
-        if early:
-            early.cancel()
-        raise
-    if early is not None and early.finish(compiled):
-        return early.rows, True
-    return run_join(compiled, locations, spine_path, out, threads), False
+    return TrainingSetRun(rows, width, time.perf_counter() - started, join_seconds, recompile)
 
 
 def spine_parquet(spine: Spine, scratch: Path) -> Path:
@@ -266,42 +236,7 @@ def run_join(compiled: CompiledJoin, locations: dict[str, Path], spine_path: Pat
              threads: int | None = None, connection: duckdb.DuckDBPyConnection | None = None,
              keep_order: bool = True) -> int:
     """Run the compiled join into the Parquet file `out`; the number of rows."""
-    connection = connection or connect(threads, bounded=False)
+    connection = connection or connect(threads, ordered=True)
     query = prepare(connection, compiled, locations, spine_path, keep_order)
     result = connection.execute(f"copy ({query}) to {literal(str(out))} (format parquet)").fetchone()
     return int(result[0]) if result else 0
-
-
-class _EarlyJoin:
-    """The join run with last time's SQL while dbt compiles; kept only if dbt compiles the same."""
-
-    def __init__(self, guess: CompiledJoin, locations: dict[str, Path], spine_path: Path, out: Path,
-                 threads: int | None) -> None:
-        self.guess = guess
-        self.connection = connect(threads, bounded=False)
-        self.rows = 0
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(
-            target=self._run, args=(locations, spine_path, out), name="training-set-early-join", daemon=True
-        )
-        self.thread.start()
-
-    def _run(self, locations: dict[str, Path], spine_path: Path, out: Path) -> None:
-        try:
-            self.rows = run_join(self.guess, locations, spine_path, out, connection=self.connection)
-        except BaseException as error:  # reported by finish(), or moot after cancel()
-            self.error = error
-
-    def cancel(self) -> None:
-        self.connection.interrupt()
-        self.thread.join()
-        self.connection.close()
-
-    def finish(self, compiled: CompiledJoin) -> bool:
-        """Whether the early result stands: dbt compiled the same SQL and the join succeeded."""
-        if compiled.sql != self.guess.sql:
-            self.cancel()
-            return False
-        self.thread.join()
-        self.connection.close()
-        return self.error is None

@@ -32,7 +32,13 @@ from feature_store.registry.model import (
     Monitoring,
     Registry,
 )
-from feature_store.registry.templates import check_format_spec, parse_context_template
+from feature_store.registry.templates import (
+    STALE_FIELDS,
+    UNKNOWN_FIELDS,
+    check_format_spec,
+    parse_context_template,
+    parse_wording,
+)
 
 SUPPORTED_MANIFEST = "https://schemas.getdbt.com/dbt/manifest/v12.json"
 
@@ -44,17 +50,23 @@ def default_manifest_path(project_dir: Path) -> Path:
 def load_registry(project_dir: Path, manifest_path: Path | None = None) -> Registry:
     """Read the manifest and build a validated registry, or raise with every problem found."""
     path = manifest_path or default_manifest_path(project_dir)
+    return registry_from_manifest(read_manifest(project_dir, path), project_dir, source=str(path))
+
+
+def read_manifest(project_dir: Path, manifest_path: Path | None = None) -> dict[str, Any]:
+    """dbt's manifest.json as JSON, or a ManifestNotFound saying how to make it."""
+    path = manifest_path or default_manifest_path(project_dir)
     if not path.is_file():
         raise ManifestNotFound(
             f"no dbt manifest at {path}: run `dbt build` (or `dbt parse`) in {project_dir} first"
         )
     try:
-        manifest = json.loads(path.read_text())
+        manifest: dict[str, Any] = json.loads(path.read_text())
     except json.JSONDecodeError as error:
         raise ManifestNotFound(
             f"{path} is not valid JSON ({error}): run `dbt parse` to rewrite it"
         ) from error
-    return registry_from_manifest(manifest, project_dir, source=str(path))
+    return manifest
 
 
 def registry_from_manifest(manifest: dict[str, Any], project_dir: Path, source: str = "") -> Registry:
@@ -138,7 +150,30 @@ def _parse_entity(model: str, name: str, spec: Any, errors: list[DefinitionError
         ))
         return None
     template = _context_template(model, name, spec.get("context_template"), errors)
-    return Entity(name, tuple(str(k) for k in keys), dtype, str(spec.get("description", "")), template)
+    stale = _context_wording(model, name, "context_stale", spec.get("context_stale"), STALE_FIELDS, errors)
+    unknown = _context_wording(model, name, "context_unknown", spec.get("context_unknown"), UNKNOWN_FIELDS, errors)
+    return Entity(name, tuple(str(k) for k in keys), dtype, str(spec.get("description", "")), template,
+                  stale, unknown)
+
+
+def _context_wording(
+    model: str, entity: str, key: str, text: Any, fields: tuple[str, ...], errors: list[DefinitionError]
+) -> str:
+    """`context_stale` / `context_unknown` when well formed; else "" (the default wording) and an error."""
+    example = "{value} (as of {age} ago)" if key == "context_stale" else "unknown ({reason})"
+    fix = (f"write `{key}:` of entity '{entity}' in dbt_project.yml as text with the placeholders "
+           f"{', '.join('{' + f + '}' for f in fields)}, e.g. `{example}`")
+    if text is None or text == "":
+        return ""
+    if not isinstance(text, str):
+        errors.append(DefinitionError(model, f"entity '{entity}' has a {key} that is not text", fix))
+        return ""
+    try:
+        parse_wording(text, fields)
+    except ValueError as error:
+        errors.append(DefinitionError(model, f"entity '{entity}' {key}: {error}", fix))
+        return ""
+    return text
 
 
 def _context_template(model: str, entity: str, template: Any, errors: list[DefinitionError]) -> str:
@@ -383,7 +418,7 @@ def _check_context_templates(
         if not own:
             continue
         features = {feature.name: feature for view in own for feature in view.features}
-        for _, name, spec in parse_context_template(entity.context_template):
+        for _, name, spec, attribute in parse_context_template(entity.context_template):
             if name is None:
                 continue
             where = own[0].name  # the declaration reaches every view of the entity; name the first
@@ -395,6 +430,8 @@ def _check_context_templates(
                     f"`+meta: entities: {entity.name}:` in dbt_project.yml",
                 ))
                 continue
+            if attribute:
+                continue  # no format spec on an attribute (the parser refused one)
             try:
                 check_format_spec(features[name].dtype, spec)
             except ValueError as error:

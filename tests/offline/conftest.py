@@ -1,9 +1,10 @@
 """Fixtures of the offline-store tests.
 
-Each dbt call costs seconds, so the point-in-time join is compiled by real dbt
-once per implementation, from a small project of feature views
-(tests/offline/pit_project plus the repository's point_in_time macros), and
-every case then runs that SQL in real DuckDB over Parquet files it writes.
+A small project of feature views (tests/offline/pit_project plus the repository's
+point_in_time macros) is parsed by real dbt once; the point-in-time join is rendered
+from its manifest once per implementation, as the ad-hoc path renders it (and held to
+what dbt compiles by test_point_in_time_compile.py), and every case then runs that SQL
+in real DuckDB over Parquet files it writes.
 """
 
 from __future__ import annotations
@@ -14,14 +15,15 @@ from pathlib import Path
 
 import pytest
 
-from feature_store.offline.training_compile import CompiledJoin, Compiler, JoinRequest, join_macro_files
+from feature_store.offline.training_compile import CompiledJoin, JoinRequest, join_macro_files, render_join
+from feature_store.registry.manifest import read_manifest
 from tests.conftest import PROJECT_DIR
 from tests.offline.pit_fixture import (
     FIXTURE_PROJECT,
     IMPLEMENTATIONS,
     SELECTION,
+    SPINE_SCHEMA,
     CaseRunner,
-    spine_file,
 )
 
 
@@ -47,14 +49,12 @@ def pit_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def joins(pit_project: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, CompiledJoin]:
-    """The join of all four views, compiled by dbt once per implementation."""
-    spine = spine_file(tmp_path_factory.mktemp("spine"))
-    compiler = Compiler(pit_project)
+def joins(pit_project: Path) -> dict[str, CompiledJoin]:
+    """The join of all four views, rendered from the manifest once per implementation."""
+    manifest = read_manifest(pit_project)
     return {
-        implementation: compiler.compile(
-            JoinRequest(SELECTION, implementation=implementation), spine
-        )
+        implementation: render_join(manifest, pit_project, JoinRequest(SELECTION, implementation=implementation),
+                                    SPINE_SCHEMA.names)
         for implementation in IMPLEMENTATIONS
     }
 

@@ -59,7 +59,7 @@ class CaseRunner:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        self.connection = connect(bounded=False)
+        self.connection = connect(ordered=True)  # as the ad-hoc path runs it
         self.runs = 0
 
     def run(self, compiled: CompiledJoin, views: dict[str, list[Row]], spine: list[Row]) -> list[Row]:

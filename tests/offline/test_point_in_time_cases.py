@@ -1,4 +1,4 @@
-"""Hand-written cases of the point-in-time join, each run by both implementations (compiled by dbt)."""
+"""Hand-written cases of the point-in-time join, each run by both implementations (rendered from the manifest)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Property-based: on random histories and spines, both implementations equal the brute-force reference.
 
-The join is compiled by dbt once per implementation (the `joins` fixture); each
+The join is rendered from the manifest once per implementation (the `joins` fixture); each
 example only writes small Parquet files and runs the SQL in DuckDB. Timestamps sit
 on a half-hour grid plus a few points around one day and two weeks, so equal
 timestamps and exact ttl boundaries come up often.

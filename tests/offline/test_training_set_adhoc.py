@@ -1,5 +1,6 @@
 """The ad-hoc path: a spine file and feature names give the same training set as the dbt model,
-in the spine's order, from the command line and from Python, without touching the project's target/."""
+in the spine's order, from the command line and from Python, without starting dbt or touching the
+project's target/; `--recompile` has dbt compile the same; the manifest's latest parse is what counts."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import pytest
 
 from feature_store.offline.training_set import build_training_frame, build_training_set, write_training_set
 from sync.cli import main as sync_main
-from tests.conftest import PROJECT_DIR, BuiltProject
+from tests.conftest import PROJECT_DIR, BuiltProject, demo_vars, run_dbt
 
 FEATURES = ["user_segment", "watch_count_30d", "last_genre"]
 KEY = ("user_id", "event_timestamp")
@@ -64,7 +65,7 @@ def test_cli_builds_the_demo_training_set_from_a_csv_spine_in_its_order(project,
     assert [(row["user_id"], row["event_timestamp"]) for row in result] == spine
     assert sorted(result, key=lambda row: tuple(row[k] for k in KEY)) == model_rows(project)
     assert target_files(project) == before  # the project's own artifacts are left alone
-    assert (project / "target" / "training_set" / "dbt").is_dir()
+    assert not (project / "target" / "training_set").exists()  # dbt did not compile
 
 
 def test_python_api_returns_arrow_and_pandas(project):
@@ -86,23 +87,38 @@ def test_portable_implementation_gives_the_same_training_set(project, spine_csv,
     assert portable.equals(duck)
 
 
-def test_last_times_sql_starts_early_when_dbt_must_compile_again(built_project, tmp_path):
-    project = tmp_path / "project"
-    shutil.copytree(built_project.path, project, ignore=shutil.ignore_patterns("training_set"))
+def test_no_dbt_is_imported_and_recompile_compiles_the_same_with_dbt(project, tmp_path):
     spine = project / "data" / "training" / "recommender_spine.parquet"
-    first = write_training_set(spine, FEATURES, tmp_path / "a.parquet", project_dir=project)
-    second = write_training_set(spine, FEATURES, tmp_path / "b.parquet", project_dir=project)
-    assert (first.compiled, first.reused_sql) == (True, False)
-    assert (second.compiled, second.reused_sql) == (False, True)  # kept for the same fingerprint: no dbt
-    macro = project / "macros" / "point_in_time_join_duckdb.sql"
-    macro.write_text(macro.read_text().replace("select\n    spine.*", "select -- changed\n    spine.*"))
-    third = write_training_set(spine, FEATURES, tmp_path / "c.parquet", project_dir=project)
-    assert (third.compiled, third.reused_sql) == (True, False)  # last time's SQL ran early and was dropped
-    fourth = write_training_set(spine, FEATURES, tmp_path / "d.parquet", project_dir=project, recompile=True)
-    assert (fourth.compiled, fourth.reused_sql) == (True, True)  # dbt compiled what ran early
-    tables = [pq.read_table(tmp_path / f"{name}.parquet") for name in "abcd"]
-    assert all(tables[0].equals(table) for table in tables[1:])
-    assert tables[0].num_rows == first.rows == third.rows == fourth.rows
+    script = (
+        "import sys; from feature_store.offline.training_set import write_training_set; "
+        f"run = write_training_set({str(spine)!r}, {FEATURES!r}, {str(tmp_path / 'a.parquet')!r}, "
+        f"project_dir={str(project)!r}); "
+        "print(run.compiled, sorted({name.split('.')[0] for name in sys.modules if name.startswith('dbt')}))"
+    )
+    result = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_DIR, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "[]"]
+    compiled = write_training_set(spine, FEATURES, tmp_path / "b.parquet", project_dir=project, recompile=True)
+    assert compiled.compiled and 0 < compiled.join_seconds < compiled.seconds
+    assert pq.read_table(tmp_path / "a.parquet").equals(pq.read_table(tmp_path / "b.parquet"))
+
+
+def test_a_view_meta_changed_and_parsed_takes_effect(built_project, tmp_path):
+    project = tmp_path / "project"
+    shutil.copytree(built_project.path, project, ignore=shutil.ignore_patterns("*.duckdb*", "sync_state"))
+    spine = project / "data" / "training" / "recommender_spine.parquet"
+    before = write_training_set(spine, FEATURES, tmp_path / "before.parquet", project_dir=project)
+    yaml_file = project / "models" / "features" / "_features.yml"
+    old = "created_timestamp: loaded_at\n        freshness: 1h\n        ttl: 30d"
+    assert old in yaml_file.read_text()
+    yaml_file.write_text(yaml_file.read_text().replace(old, old.replace("30d", "1d")))
+    run_dbt(project, "parse", "--vars", demo_vars(built_project.demo_now))
+    shorter = write_training_set(spine, FEATURES, tmp_path / "shorter.parquet", project_dir=project)
+    assert shorter.rows == before.rows and not shorter.compiled
+    nulls = [pq.read_table(tmp_path / f"{name}.parquet").column("last_genre").null_count
+             for name in ("before", "shorter")]
+    assert nulls[1] > nulls[0]  # a one-day ttl expires values the thirty-day one kept
 
 
 def test_unknown_feature_is_reported(project, spine_csv, tmp_path, capsys):
