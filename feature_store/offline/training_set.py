@@ -12,7 +12,7 @@ names resolve to their views through the registry; the join is the project's
 point_in_time_join macro, rendered from dbt's manifest without starting dbt
 (training_compile.py; `recompile=True` / `--recompile` has dbt compile it), and run by
 DuckDB over the views' Parquet files straight into the output Parquet file, within
-DuckDB's memory limit (spilling past it). Rows come back in the spine's order.
+DuckDB's memory limit (spilling past it; see run_join). Rows come back in the spine's order.
 """
 
 from __future__ import annotations
@@ -89,7 +89,8 @@ class TrainingSetOptions(TypedDict, total=False):
 
     project_dir: the dbt project, parsed or built (default "."); implementation: "duckdb" or
     "portable" (default: the adapter's own); spine_timestamp: the spine's time column (default
-    "event_timestamp"); threads: DuckDB's threads (default: every core); recompile: have dbt
+    "event_timestamp"); threads: DuckDB's threads (default: every core, and one for the join
+    when its inputs outgrow the memory limit); recompile: have dbt
     compile the join from the project's files as they are now, instead of rendering the macros
     of its manifest (seconds: dbt starts; default False); cache_dir: where that compile keeps
     its dbt target, logs and profile (default: target/training_set/ in the project).
