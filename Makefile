@@ -5,11 +5,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed-$(shell cksum < requirements.txt | cut -d' ' -f1)
 SPARK_INSTALLED := $(VENV)/.spark-installed-$(shell cksum < requirements-spark.txt | cut -d' ' -f1)
+FEAST_VENV := .feast-venv
+FEAST_INSTALLED := $(FEAST_VENV)/.installed-$(shell cksum < requirements-feast.txt | cut -d' ' -f1)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 export DBT_PROFILES_DIR := $(CURDIR)/profiles
 
-.PHONY: install install-spark run test test-spark lint build build-spark sync api docs redis-stop clean
+.PHONY: install install-spark install-feast run test test-spark test-feast lint build build-spark sync api docs redis-stop clean
 
 # Prints the redis-server the project starts, else says how to get one and exits 1 (as `make run` would).
 FIND_REDIS_SERVER := $(BIN)/python -m feature_store.online.embedded.server
@@ -40,6 +42,15 @@ $(SPARK_INSTALLED): requirements-spark.txt $(INSTALLED)
 
 install-spark: $(SPARK_INSTALLED)
 
+# Feast's SDK in a virtualenv of its own (requirements-feast.txt): it pins pyarrow, pandas and more its own way.
+$(FEAST_INSTALLED): requirements-feast.txt
+	@test -x $(FEAST_VENV)/bin/python || $(PYTHON) -m venv $(FEAST_VENV)
+	$(FEAST_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-feast.txt
+	@rm -f $(FEAST_VENV)/.installed-*
+	@touch $@
+
+install-feast: $(FEAST_INSTALLED)
+
 ## run: install, start Redis, dbt build, sync, and serve the API on http://$(HOST):$(PORT)
 run: $(INSTALLED)
 	$(BIN)/python scripts/run_demo.py --host $(HOST) --port $(PORT)
@@ -51,6 +62,10 @@ test: $(INSTALLED) lint
 ## test-spark: build the demo on Spark and check it against the DuckDB build (opt-in, minutes; see README)
 test-spark: $(SPARK_INSTALLED)
 	FEATURE_STORE_SPARK_TESTS=1 $(BIN)/pytest tests/spark
+
+## test-feast: Feast's own SDK reads the API as its `remote` online store, compared with Feast's Redis store (opt-in)
+test-feast: $(INSTALLED) $(FEAST_INSTALLED)
+	FEATURE_STORE_FEAST_TESTS=1 $(BIN)/pytest tests/feast_sdk
 
 ## lint: ruff, and mypy over all the Python (see [tool.mypy] in pyproject.toml)
 lint: $(INSTALLED)

@@ -1,5 +1,8 @@
 """`python -m api [--host H] [--port P] [--workers N] [--as-of ISO]`: serve features over HTTP.
 
+`python -m api mcp [--as-of ISO]` serves the same answers as MCP tools over stdio instead
+(api.mcp_server.stdio); over HTTP they are at /mcp.
+
 Tuned for production with `--workers` (one per core), uvloop and httptools (the
 defaults when installed). With several workers, each is its own process, so the
 metrics use Prometheus' multiprocess mode in a fresh folder, removed on exit.
@@ -59,6 +62,11 @@ def log_config() -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["mcp"]:
+        from api.mcp_server import stdio
+
+        return stdio.main(argv[1:])
     args = parse_args(argv)
     if args.workers < 1:
         print("error: --workers must be at least 1", file=sys.stderr)

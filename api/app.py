@@ -13,12 +13,15 @@ from starlette.middleware.cors import CORSMiddleware
 
 from api.core.config import Settings
 from api.core.errors import ApiError, install_error_handlers
+from api.mcp_server.http import McpEndpoint
+from api.mcp_server.tools import build_server
 from api.middleware.fast_path import FeatureFastPath
 from api.middleware.observability import Observability
 from api.middleware.request_ids import HEADER as REQUEST_ID_HEADER
 from api.middleware.security import ApiKeyAuth
 from api.reader.store import OnlineStore
 from api.routers import catalog, context, feast, features, health, metrics, monitor, registry
+from api.routers.docs import install_docs
 from feature_store.online.client import redis_url as project_redis_url
 from feature_store.online.reader.cluster_pipe import open_pipe
 
@@ -34,6 +37,7 @@ ttl: served as null) or `missing` (no row for the entity).
 
 `GET /context/{entity}/{id}` renders the features as prompt text for LLM
 applications; `POST /get-online-features` speaks Feast's request and response shapes.
+`/mcp` serves the same answers as tools over the Model Context Protocol (streamable HTTP).
 
 Errors share one JSON shape: `{"error": code, "detail": message}`. With `API_KEY`
 set, every endpoint but `/health` wants `Authorization: Bearer <key>`. Every
@@ -46,22 +50,28 @@ def resolve_redis_url(settings: Settings) -> str:
     return settings.redis_url or project_redis_url(PROJECT_DIR)
 
 
+async def open_store(settings: Settings) -> OnlineStore:
+    """The reader of the online store the settings name, its Redis pool open."""
+    url = resolve_redis_url(settings)
+    pipe = await open_pipe(url, settings.redis_max_connections, settings.redis_timeout_seconds,
+                           settings.redis_cluster)
+    return OnlineStore(pipe, url, settings.key_prefix, settings.clock())
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        url = resolve_redis_url(settings)
-        pipe = await open_pipe(url, settings.redis_max_connections, settings.redis_timeout_seconds,
-                               settings.redis_cluster)
-        store = OnlineStore(pipe, url, settings.key_prefix, settings.clock())
+        store = await open_store(settings)
         app.state.store = store
         try:
             await store.served_registry()  # warm the registry cache; a missing one is reported per request
         except ApiError as error:
             logger.warning("starting without a feature registry: %s", error.detail)
         try:
-            yield
+            async with mcp.running():
+                yield
         finally:
             await store.close()
 
@@ -70,6 +80,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         version="1.0.0",
         lifespan=lifespan,
+        docs_url=None,  # served from the installed package, not a CDN (api.routers.docs)
+        redoc_url=None,
         telemetry=None if settings.opentelemetry else {"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
@@ -91,6 +103,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     for module in (features, context, feast, registry, health, metrics, monitor, catalog):
         app.include_router(module.router)
+    install_docs(app)
+    mcp = McpEndpoint(build_server(lambda: app.state.store))
+    mcp.install(app)
     return app
 
 

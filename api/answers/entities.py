@@ -48,10 +48,12 @@ async def batch_answer(store: OnlineStore, entity: str, body: bytes, max_ids: in
 
 
 async def context_answer(store: OnlineStore, entity: str, entity_id: str) -> bytes:
-    """The entity's features as prompt text (`context`), with the features and views it was rendered from."""
+    """The entity's features as prompt text (`context`), with the features and views it was rendered from, and
+    `values`: every feature's value with its status, event timestamp and age."""
     read, values, views = await _read_one(store, entity, entity_id, None)
-    context = read.served.contexts[entity].render(values)
-    return orjson.dumps({"entity": entity, "id": read.ids[0], "context": context, "features": values, "views": views})
+    context, states = read.served.contexts[entity].answer(values, views, read.now)
+    return orjson.dumps({"entity": entity, "id": read.ids[0], "context": context, "features": values,
+                         "views": views, "values": states})
 
 
 async def context_batch_answer(store: OnlineStore, entity: str, body: bytes, max_ids: int) -> bytes:
@@ -59,11 +61,11 @@ async def context_batch_answer(store: OnlineStore, entity: str, body: bytes, max
     ids, names = parse_batch(body, max_ids, fields=("ids",))
     read = await store.read(entity, ids, names)
     template = read.served.contexts[entity]
-    results = [
-        {"id": entity_id, "found": bool(fields), "context": template.render(values), "features": values,
-         "views": views}
-        for entity_id, fields, (values, views) in zip(read.ids, read.hashes, answers(read), strict=True)
-    ]
+    results = []
+    for entity_id, fields, (values, views) in zip(read.ids, read.hashes, answers(read), strict=True):
+        context, states = template.answer(values, views, read.now)
+        results.append({"id": entity_id, "found": bool(fields), "context": context, "features": values,
+                        "views": views, "values": states})
     return orjson.dumps({"entity": entity, "results": results})
 
 

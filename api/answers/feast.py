@@ -29,7 +29,10 @@ from api.reader.store import OnlineStore
 
 EPOCH_TEXT = "1970-01-01T00:00:00Z"  # Feast's event timestamp for a key column or an absent value
 SHAPE = '{"features": ["view:feature", ...], "entities": {"<join key>": [ids...]}}'
-FIELDS = {"features", "entities", "full_feature_names", "feature_service", "request_context"}
+# Feast's SDK (its `remote` online store) also sends `include_feature_view_version_metadata`: views have no
+# versions here, so it is taken and answered without `feature_view_metadata`.
+FIELDS = {"features", "entities", "full_feature_names", "feature_service", "request_context",
+          "include_feature_view_version_metadata"}
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,8 @@ def parse_request(body: bytes, max_ids: int) -> FeastRequest:
     full = data.get("full_feature_names", False)
     if not isinstance(full, bool):
         raise InvalidRequest("`full_feature_names` must be true or false")
+    if not isinstance(data.get("include_feature_view_version_metadata", False), bool):
+        raise InvalidRequest("`include_feature_view_version_metadata` must be true or false")
     return FeastRequest(refs, join_key, ids, full)
 
 

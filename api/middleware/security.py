@@ -1,4 +1,5 @@
-"""The optional API key: with `API_KEY` set, every endpoint but /health wants `Authorization: Bearer <key>`.
+"""The optional API key: with `API_KEY` set, every endpoint but /health (and the docs' static files)
+wants `Authorization: Bearer <key>`.
 
 A pure ASGI middleware, so an unauthenticated request is refused before any
 routing, body read or Redis round trip. The key is compared in constant time and
@@ -14,6 +15,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from api.core.errors import Unauthorized
 
 OPEN_PATHS = frozenset({"/health"})
+OPEN_PREFIX = "/docs-assets/"  # Swagger UI's and ReDoc's static files: no data, and a browser sends no key for them
 SCHEME = b"bearer "
 
 
@@ -23,7 +25,8 @@ class ApiKeyAuth:
         self.expected = api_key.encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in OPEN_PATHS or self._authorized(scope):
+        path = scope.get("path", "")
+        if scope["type"] != "http" or path in OPEN_PATHS or path.startswith(OPEN_PREFIX) or self._authorized(scope):
             await self.app(scope, receive, send)
             return
         given = any(name == b"authorization" for name, _ in scope["headers"])

@@ -77,7 +77,7 @@ class ServedRegistry:
             if len(entity.join_keys) == 1
         }
         self.contexts = {
-            entity.name: ContextTemplate.for_entity(entity, self.registry.features_of(entity.name))
+            entity.name: ContextTemplate.for_entity(entity, self.registry)
             for entity in self.registry.entities
         }
 

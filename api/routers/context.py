@@ -29,9 +29,14 @@ router = APIRouter(tags=["context"])
 TEMPLATE_HELP = (
     "The text comes from the entity's `context_template`, declared once with the entity in dbt_project.yml "
     "(`+meta: entities: user: context_template: ...`), so it is versioned with the features and shown in the "
-    "catalog; `{feature}` placeholders take the values, `{feature:.1f}` a format spec. Booleans read yes/no, "
-    "lists are joined with commas, and a value that is null, missing or expired reads `unknown`, never `None`. "
-    "An entity without a template gets `<Entity> context: name=value, ...`."
+    "catalog; `{feature}` placeholders take the values, `{feature:.1f}` a format spec, `{feature.description}` "
+    "the feature's dbt description, `{feature.age}` and `{feature.status}` how old its row is and its view's "
+    "status. Booleans read yes/no, lists are joined with commas. The text says what it does not know and how "
+    "old it is: a value that is null, missing or expired reads `unknown`, never `None` (`context_unknown:` "
+    "beside the template words it otherwise, with `{feature}` and `{reason}`), and a stale view's value "
+    "carries its age, `12 (as of 3 h ago)` (`context_stale:`, with `{value}` and `{age}`). `values` keeps every "
+    "feature's value with its status, event timestamp and age. An entity without a template gets "
+    "`<Entity> context: name=value, ...`."
 )
 
 

@@ -7,10 +7,9 @@ from typing import Any
 from fastapi import APIRouter
 from starlette.responses import Response
 
+from api.answers.registry import registry_document
 from api.core.responses import json_response
 from api.deps import StoreDep
-from api.reader.served_registry import ServedRegistry
-from api.reader.store import OnlineStore
 from api.routers.schemas import REDIS_DOWN, RegistryResponse
 
 router = APIRouter(tags=["registry"])
@@ -69,13 +68,4 @@ REGISTRY_EXAMPLE: dict[str, Any] = {
 )
 async def get_registry(store: StoreDep) -> Response:
     served = await store.current_served_registry()
-    return json_response(registry_document(served, store))
-
-
-def registry_document(served: ServedRegistry, store: OnlineStore) -> dict[str, Any]:
-    now = store.clock()
-    views = {
-        name: {**spec, "sync": {**served.reports[name].published, "stale": served.is_stale(name, now)}}
-        for name, spec in served.published["views"].items()
-    }
-    return {**served.published, "version": served.version, "views": views}
+    return json_response(registry_document(served, store.clock()))

@@ -146,19 +146,34 @@ REDIS_DOWN = error_example(
 )
 
 
+_VIEW_OF = {"user_segment": "user_segment", "is_active_7d": "user_segment", "last_genre": "user_last_genre"}
+_AGES = {"user_segment": "12 h", "user_watch_stats": "14 h", "user_last_genre": "55 d"}
+_VALUES_EXAMPLE: dict[str, Any] = {
+    name: {
+        "value": value,
+        "status": FEATURES_EXAMPLE["views"][view]["status"],
+        "event_timestamp": FEATURES_EXAMPLE["views"][view]["event_timestamp"],
+        "age": _AGES[view],
+        "view": view,
+    }
+    for name, value in FEATURES_EXAMPLE["features"].items()
+    for view in [_VIEW_OF.get(name, "user_watch_stats")]
+}
+
 CONTEXT_EXAMPLE: dict[str, Any] = {
     "entity": "user",
     "id": 42,
-    "context": "User context: segment=regular, active in the last 7 days: yes, watched 12 titles (614 minutes) "
-    "in last 30 days, last genre watched: unknown.",
+    "context": "User context: segment=regular, active in the last 7 days: yes, watched 12 (as of 14 h ago) titles "
+    "(614 (as of 14 h ago) minutes) in last 30 days, last genre watched: unknown.",
     "features": FEATURES_EXAMPLE["features"],
     "views": FEATURES_EXAMPLE["views"],
+    "values": _VALUES_EXAMPLE,
 }
 
 CONTEXT_BATCH_EXAMPLE: dict[str, Any] = {
     "entity": "user",
     "results": [
-        {"found": True, **{key: CONTEXT_EXAMPLE[key] for key in ("id", "context", "features", "views")}},
+        {"found": True, **{key: CONTEXT_EXAMPLE[key] for key in ("id", "context", "features", "views", "values")}},
         {
             "id": 99999,
             "found": False,
@@ -166,9 +181,26 @@ CONTEXT_BATCH_EXAMPLE: dict[str, Any] = {
             "(unknown minutes) in last 30 days, last genre watched: unknown.",
             "features": dict.fromkeys(FEATURES_EXAMPLE["features"]),
             "views": {key: {"event_timestamp": None, "status": "missing"} for key in FEATURES_EXAMPLE["views"]},
+            "values": {
+                name: {**state, "value": None, "status": "missing", "event_timestamp": None, "age": None}
+                for name, state in _VALUES_EXAMPLE.items()
+            },
         },
     ],
 }
+
+
+class FeatureValue(BaseModel):
+    """One feature as the context text was rendered from it."""
+
+    value: Any = Field(description="The value, decoded; null when null, missing or expired.")
+    status: Literal["fresh", "stale", "expired", "missing"] = Field(description="Its view's status.")
+    event_timestamp: str | None = Field(description="Event time of the row the value came from; null when missing.")
+    age: str | None = Field(description="How old the row is at read time, as the text says it (`3 h`).")
+    view: str = Field(description="The feature view that holds the feature.")
+
+
+VALUES_FIELD = Field(description="Every feature with its value, status, event timestamp and age.")
 
 
 class ContextResponse(BaseModel):
@@ -178,10 +210,12 @@ class ContextResponse(BaseModel):
     id: int | str = Field(description="The id, canonical: an integer for int64 keys.")
     context: str = Field(
         description="The entity's context template rendered with its features: booleans as yes/no, lists joined "
-        "with commas; a null, missing or expired value reads `unknown`."
+        "with commas; a null, missing or expired value reads `unknown` (the entity's `context_unknown`), a stale "
+        "view's value carries its age (`12 (as of 3 h ago)`, the entity's `context_stale`)."
     )
     features: dict[str, Any] = Field(description="Every feature of the entity, as GET /features answers them.")
     views: dict[str, ViewStatus] = Field(description="Every view of the entity, with its status.")
+    values: dict[str, FeatureValue] = VALUES_FIELD
 
 
 class ContextBatchRequest(BaseModel):
@@ -196,6 +230,7 @@ class ContextBatchResult(BaseModel):
     context: str = Field(description="As GET /context answers it; every value `unknown` when not found.")
     features: dict[str, Any]
     views: dict[str, ViewStatus]
+    values: dict[str, FeatureValue] = VALUES_FIELD
 
 
 class ContextBatchResponse(BaseModel):

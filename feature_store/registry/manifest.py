@@ -32,7 +32,13 @@ from feature_store.registry.model import (
     Monitoring,
     Registry,
 )
-from feature_store.registry.templates import check_format_spec, parse_context_template
+from feature_store.registry.templates import (
+    STALE_FIELDS,
+    UNKNOWN_FIELDS,
+    check_format_spec,
+    parse_context_template,
+    parse_wording,
+)
 
 SUPPORTED_MANIFEST = "https://schemas.getdbt.com/dbt/manifest/v12.json"
 
@@ -144,7 +150,30 @@ def _parse_entity(model: str, name: str, spec: Any, errors: list[DefinitionError
         ))
         return None
     template = _context_template(model, name, spec.get("context_template"), errors)
-    return Entity(name, tuple(str(k) for k in keys), dtype, str(spec.get("description", "")), template)
+    stale = _context_wording(model, name, "context_stale", spec.get("context_stale"), STALE_FIELDS, errors)
+    unknown = _context_wording(model, name, "context_unknown", spec.get("context_unknown"), UNKNOWN_FIELDS, errors)
+    return Entity(name, tuple(str(k) for k in keys), dtype, str(spec.get("description", "")), template,
+                  stale, unknown)
+
+
+def _context_wording(
+    model: str, entity: str, key: str, text: Any, fields: tuple[str, ...], errors: list[DefinitionError]
+) -> str:
+    """`context_stale` / `context_unknown` when well formed; else "" (the default wording) and an error."""
+    example = "{value} (as of {age} ago)" if key == "context_stale" else "unknown ({reason})"
+    fix = (f"write `{key}:` of entity '{entity}' in dbt_project.yml as text with the placeholders "
+           f"{', '.join('{' + f + '}' for f in fields)}, e.g. `{example}`")
+    if text is None or text == "":
+        return ""
+    if not isinstance(text, str):
+        errors.append(DefinitionError(model, f"entity '{entity}' has a {key} that is not text", fix))
+        return ""
+    try:
+        parse_wording(text, fields)
+    except ValueError as error:
+        errors.append(DefinitionError(model, f"entity '{entity}' {key}: {error}", fix))
+        return ""
+    return text
 
 
 def _context_template(model: str, entity: str, template: Any, errors: list[DefinitionError]) -> str:
@@ -389,7 +418,7 @@ def _check_context_templates(
         if not own:
             continue
         features = {feature.name: feature for view in own for feature in view.features}
-        for _, name, spec in parse_context_template(entity.context_template):
+        for _, name, spec, attribute in parse_context_template(entity.context_template):
             if name is None:
                 continue
             where = own[0].name  # the declaration reaches every view of the entity; name the first
@@ -401,6 +430,8 @@ def _check_context_templates(
                     f"`+meta: entities: {entity.name}:` in dbt_project.yml",
                 ))
                 continue
+            if attribute:
+                continue  # no format spec on an attribute (the parser refused one)
             try:
                 check_format_spec(features[name].dtype, spec)
             except ValueError as error:

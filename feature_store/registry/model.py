@@ -27,6 +27,8 @@ class Entity:
 
     `context_template` renders the entity's features as prompt text for LLM
     applications (`User context: segment={user_segment}, ...`); empty when none is declared.
+    `context_stale` and `context_unknown` say how a stale view's value and an unknown value read
+    (feature_store.registry.templates' defaults when empty).
     """
 
     name: str
@@ -34,6 +36,8 @@ class Entity:
     dtype: str
     description: str = ""
     context_template: str = ""
+    context_stale: str = ""
+    context_unknown: str = ""
 
     @property
     def join_key(self) -> str:
@@ -172,6 +176,8 @@ class Registry:
                 spec["dtype"],
                 spec.get("description", ""),
                 spec.get("context_template") or "",
+                spec.get("context_stale") or "",
+                spec.get("context_unknown") or "",
             )
             for name, spec in data["entities"].items()
         )
@@ -188,6 +194,9 @@ def _entity_to_dict(entity: Entity) -> dict[str, Any]:
                             "description": entity.description}
     if entity.context_template:  # only when declared, so registries published without one stay as they were
         spec["context_template"] = entity.context_template
+    for key in ("context_stale", "context_unknown"):
+        if getattr(entity, key):
+            spec[key] = getattr(entity, key)
     return spec
 
 

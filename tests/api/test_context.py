@@ -58,7 +58,12 @@ async def test_full_features_render_the_declared_template(online: OnlineWriter, 
         "event_timestamp": format_timestamp(NOW - timedelta(hours=2)),
         "status": "fresh",
     }
-    assert body == (await client.get("/features/user/42")).json() | {"context": body["context"]}
+    assert body["values"]["watch_count_30d"] == {
+        "value": 12, "status": "fresh", "event_timestamp": format_timestamp(NOW - timedelta(hours=2)), "age": "2 h",
+        "view": "user_watch_stats",
+    }
+    assert body["values"]["country"]["age"] == "3 d"
+    assert body == (await client.get("/features/user/42")).json() | {k: body[k] for k in ("context", "values")}
 
 
 async def test_a_view_without_a_row_renders_unknown(online: OnlineWriter, client: Client) -> None:
@@ -113,8 +118,55 @@ async def test_a_stale_view_renders_its_values_and_says_stale(
     async with make_client() as client:
         body = await context_of(client, 1)
 
-    assert "watched 12 titles" in body["context"]
+    # The stale view's values carry their age; the fresh view's do not.
+    assert body["context"] == (
+        "User context: from NL, premium: yes, likes drama, sci-fi, watched 12 (as of 2 h ago) titles in last 30 "
+        "days (51.2 (as of 2 h ago) min each)."
+    )
     assert body["views"]["user_watch_stats"]["status"] == "stale"
+    assert body["values"]["watch_count_30d"]["status"] == "stale"
+    assert body["values"]["country"]["status"] == "fresh"
+
+
+# Fresh, stale, expired and missing, in the entity's own wording, with the features' descriptions.
+WORDED = replace(
+    USER_WITH_CONTEXT,
+    context_template=(
+        "{country.description}: {country}. Watched {watch_count_30d} titles ({watch_count_30d.status}, "
+        "{watch_count_30d.age} old)."
+    ),
+    context_stale="{value}, as of {age} ago",
+    context_unknown="not known ({reason})",
+)
+WORDED_DEMO = replace(CONTEXT_DEMO, entities=(WORDED, *CONTEXT_DEMO.entities[1:]))
+
+
+@pytest.mark.parametrize(
+    ("stats_at", "stale", "expected"),
+    [
+        (NOW - timedelta(minutes=20), False, "About country.: NL. Watched 12 titles (fresh, 20 min old)."),
+        (NOW - timedelta(hours=3), True, "About country.: NL. Watched 12, as of 3 h ago titles (stale, 3 h old)."),
+        (NOW - TTL - timedelta(days=1), False,
+         f"About country.: NL. Watched not known (expired) titles (expired, {TTL.days + 1} d old)."),
+        (None, False, "About country.: NL. Watched not known (missing) titles (missing, unknown old)."),
+    ],
+    ids=["fresh", "stale", "expired", "missing"],
+)
+async def test_the_text_says_what_it_does_not_know_and_how_old_it_is(
+    online: OnlineWriter, client: Client, stats_at, stale: bool, expected: str
+) -> None:
+    online.publish(WORDED_DEMO, last_sync_at=NOW - FRESHNESS - MICROSECOND if stale else NOW)
+    online.write("user", 5, USER_PROFILE, PROFILE, NOW)
+    if stats_at is not None:
+        online.write("user", 5, USER_WATCH_STATS, STATS, stats_at)
+
+    body = await context_of(client, 5)
+
+    assert body["context"] == expected
+    watch_count = body["values"]["watch_count_30d"]
+    assert watch_count["status"] == body["views"]["user_watch_stats"]["status"]
+    assert watch_count["event_timestamp"] == (format_timestamp(stats_at) if stats_at else None)
+    assert watch_count["value"] == (12 if watch_count["status"] in ("fresh", "stale") else None)
 
 
 async def test_an_entity_without_a_template_lists_its_features(online: OnlineWriter, client: Client) -> None:
@@ -168,7 +220,9 @@ async def test_batch_answers_every_id_in_order_with_placeholders_for_unknown_ids
     )
     assert {view["status"] for view in results[1]["views"].values()} == {"missing"}
     single = (await client.get("/context/user/1")).json()
-    assert results[2] == {key: single[key] for key in ("id", "context", "features", "views")} | {"found": True}
+    assert results[2] == {key: single[key] for key in ("id", "context", "features", "views", "values")} | {
+        "found": True}
+    assert {value["status"] for value in results[1]["values"].values()} == {"missing"}
 
 
 async def test_batch_limits_and_malformed_bodies(online: OnlineWriter, make_client: ClientFactory) -> None:

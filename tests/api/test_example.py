@@ -38,15 +38,22 @@ def test_the_script_prints_the_prompt_from_a_running_api(redis_url: str) -> None
     writer.close()
     process, base_url = start_api(redis_url, "--as-of", "2026-11-27T12:00:00Z", API_KEY="example-key")
     try:
-        result = subprocess.run(
-            [sys.executable, "examples/llm_recommender.py", "--user", "42", "--url", base_url],
-            cwd=PROJECT_DIR, capture_output=True, text=True, timeout=30,
-            env={"API_KEY": "example-key", "PATH": "/usr/bin:/bin", "PYTHONPATH": str(PROJECT_DIR)},
-        )
+        results = {
+            (via, user): subprocess.run(
+                [sys.executable, "examples/llm_recommender.py", "--user", user, "--url", base_url, "--via", via],
+                cwd=PROJECT_DIR, capture_output=True, text=True, timeout=30,
+                env={"API_KEY": "example-key", "PATH": "/usr/bin:/bin", "PYTHONPATH": str(PROJECT_DIR)},
+            )
+            for via in ("rest", "mcp") for user in ("42", "7")
+        }
     finally:
         stop_api(process)
 
-    assert result.returncode == 0, result.stderr
-    assert "[user]\nWhat should I watch next?" in result.stdout
+    for asked, result in results.items():
+        assert result.returncode == 0, (asked, result.stderr)
+        assert "[user]\nWhat should I watch next?" in result.stdout
+    assert results["rest", "42"].stdout == results["mcp", "42"].stdout  # the two ways give one answer
+    assert results["rest", "7"].stdout == results["mcp", "7"].stdout
     assert "User context: from NL, premium: yes, likes unknown, watched 12 titles in last 30 days (40.0 min each)." \
-        in result.stdout
+        in results["mcp", "42"].stdout
+    assert "a new subscriber, nothing is known yet" in results["mcp", "7"].stdout

@@ -52,6 +52,8 @@ async def test_every_shape_reports_the_same_status(
     served = expected in ("fresh", "stale")
     assert (single["features"]["watch_count_30d"] == 5) is served
     assert (feast["results"][1]["values"] == [5]) is served
-    assert ("watched 5 titles" in context["context"]) is served
+    assert ("watched 5 titles" in context["context"]) is (expected == "fresh")
+    assert ("watched 5 (as of 1 h ago) titles" in context["context"]) is (expected == "stale")  # its age, said
     assert ("watched unknown titles" in context["context"]) is not served
+    assert context["values"]["watch_count_30d"]["status"] == expected
 

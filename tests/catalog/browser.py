@@ -60,14 +60,18 @@ def ensure() -> Chromium | str:
     return find() or f"apt-get installed {' '.join(PACKAGES)} but chromium or chromedriver is still not on PATH"
 
 
-def driver(chromium: Chromium, profile: Path | None = None):
-    """A Selenium WebDriver for headless Chromium with a fresh profile folder."""
+# No network but this machine: every other host name fails to resolve, as on an air-gapped cluster.
+OFFLINE_FLAGS = ("--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost",)
+
+
+def driver(chromium: Chromium, profile: Path | None = None, offline: bool = False):
+    """A Selenium WebDriver for headless Chromium with a fresh profile folder; `offline`: no network."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()
     options.binary_location = chromium.binary
-    for flag in FLAGS:
+    for flag in FLAGS + (OFFLINE_FLAGS if offline else ()):
         options.add_argument(flag)
     options.add_argument(f"--user-data-dir={profile or tempfile.mkdtemp(prefix='chromium-profile-')}")
     return webdriver.Chrome(service=Service(chromium.driver), options=options)

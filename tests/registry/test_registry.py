@@ -310,9 +310,9 @@ def test_an_unknown_entity_leaves_the_columns_unjudged() -> None:
     assert [(e.column, e.problem) for e in caught.value.errors] == [(None, "unknown entity 'customer'")]
 
 
-def with_template(template: object) -> dict[str, Any]:
+def with_template(template: object, **wording: object) -> dict[str, Any]:
     node = copy.deepcopy(stats_view())
-    entities = {"user": {**ENTITIES["user"], "context_template": template}}
+    entities = {"user": {**ENTITIES["user"], "context_template": template, **wording}}
     node["config"]["meta"]["entities"] = node["meta"]["entities"] = entities
     return node
 
@@ -323,6 +323,26 @@ def test_context_template_is_parsed_and_round_trips() -> None:
     assert registry.entity("user").context_template == template
     assert Registry.from_json(registry.to_json()) == registry
     assert registry.to_dict()["entities"]["user"]["context_template"] == template
+
+
+def test_the_wording_of_stale_and_unknown_values_round_trips() -> None:
+    template = "{watch_count_30d.description}: {watch_count_30d} ({watch_count_30d.status}, {watch_count_30d.age})"
+    node = with_template(template, context_stale="{value} as of {age} ago", context_unknown="unknown ({reason})")
+    registry = registry_from_manifest(manifest(node), Path("/p"))
+    user = registry.entity("user")
+    assert (user.context_stale, user.context_unknown) == ("{value} as of {age} ago", "unknown ({reason})")
+    assert Registry.from_json(registry.to_json()) == registry
+
+
+@pytest.mark.parametrize("wording,expected", [
+    ({"context_stale": "{value} at {when}"}, "context_stale: placeholder {when} is not one of {value}, {age}"),
+    ({"context_unknown": "no {value}"}, "context_unknown: placeholder {value} is not one of {feature}, {reason}"),
+    ({"context_unknown": 3}, "has a context_unknown that is not text"),
+    ({"context_stale": "{value"}, "context_stale: expected '}'"),
+])
+def test_malformed_wording_is_refused(wording: dict[str, object], expected: str) -> None:
+    message = refusal(manifest(with_template("watched {watch_count_30d}", **wording)))
+    assert expected in message, message
 
 
 def test_an_entity_without_a_template_publishes_none() -> None:
@@ -340,6 +360,7 @@ def test_context_template_placeholder_must_name_a_feature_of_the_entity() -> Non
 
 @pytest.mark.parametrize("template,expected", [
     ("watched {watch_count_30d.real}", "is not a feature name"),
+    ("watched {watch_count_30d.age:>3}", "is not a feature name"),
     ("watched {watch_count_30d!r}", "is not a feature name"),
     ("watched {0}", "is not a feature name"),
     ("watched {}", "is not a feature name"),
