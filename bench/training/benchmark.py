@@ -319,7 +319,9 @@ def growth(scales: list[Scale]) -> list[str]:
                     f"{max(measurement.rss) / max(before.rss):.1f}× the peak memory ({max(before.rss):,.0f} MB → "
                     f"{max(measurement.rss):,.0f} MB).")
             lines += textwrap.wrap(note, WIDTH, initial_indent="- ", subsequent_indent="  ")
-    return [*lines, ""]
+    note = ("The reference holds what it joins in memory (DuckDB's default limit); the command keeps to its "
+            "limit, and where its inputs outgrow it, it spills: the join on one thread, then the sort.")
+    return [*lines, "", *textwrap.wrap(note, WIDTH), ""]
 
 
 def write_readme(section: str) -> None:
