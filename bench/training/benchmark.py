@@ -288,7 +288,7 @@ def benchmark(args: argparse.Namespace) -> str:
     lines += ["```", "python -m bench.training.generate",
               *(f"python -m bench.training.generate --spine-rows {s.spine_rows} --feature-rows {s.feature_rows} "
                 f"--entities {s.entities} --out {s.project}" for s in scales[1:]),
-              "python3 -m venv .feast-venv && .feast-venv/bin/pip install 'feast[duckdb]==0.67.0'",
+              "make install-feast",
               command, "```", ""]
     for scale in scales:
         lines += [f"### {scale.spine_rows:,} spine rows, {scale.feature_rows:,} history rows", "",
@@ -345,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=None, help="DuckDB threads (default: one per core)")
     parser.add_argument("--implementations", type=lambda text: text.split(","), default=DEFAULT_IMPLEMENTATIONS)
     parser.add_argument("--feast-python", type=Path, default=FEAST_PYTHON,
-                        help="the Python of a virtualenv with feast[duckdb]==0.67.0 (skipped when missing)")
+                        help="the Python of a virtualenv with requirements-feast.txt (`make install-feast`; skipped when missing)")
     parser.add_argument("--write-readme", action="store_true", help=f"record the figures in {README}")
     parser.add_argument("--reference-worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
