@@ -23,8 +23,11 @@ flag for entities that left. A small change rewrites only the delta; the base
 is rewritten when the delta outgrows a share of it.
 
 The fingerprints also keep each entity's latest feature values, so the statistics
-of the whole population (see `kept_values_sql`) need no recomputation of the
-entities that did not change.
+of the whole population (`sync.population_statistics`: a summary of the base,
+corrected by the delta) need no recomputation of the entities that did not
+change. A delta row also keeps the values of the base row it overrides, read
+in the same join of the base that gives the pushed fingerprints, so the
+statistics never read the base's values.
 
 Fingerprints are 64-bit hashes: two different rows hashing alike would hide a
 change, with odds of about one in 10^19 per changed row.
@@ -75,7 +78,8 @@ CHANGE_BATCH_ROWS = 50_000
 LATEST_PARTITION_ENTITIES = 1_000_000
 # The base is rewritten (and the delta emptied) once the delta holds this share of its rows.
 COMPACT_SHARE = 0.1
-FINGERPRINT_FORMAT = 5  # 5: the latest feature values beside the fingerprints
+FINGERPRINT_FORMAT = 6  # 5: the latest feature values beside the fingerprints; 6: the delta keeps the base's
+IN_BASE_COLUMN = "__in_base"  # a delta row's entity is in the base (whose values it overrides: `base_column`)
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,11 @@ class Staged:
     left: int
     recomputed: int
     narrowed: bool = False  # only the entities a `HistoryChange` points at were read
+
+
+def base_column(feature: str) -> str:
+    """The delta's column holding the value of `feature` in the base row it overrides (for the statistics)."""
+    return quote(f"__base_{feature}")
 
 
 def _files(paths: tuple[Path, ...]) -> str:
@@ -158,6 +167,7 @@ class _Pushed:
     was: str  # whether Redis holds the entity for this view
     history: str  # the history fingerprint the fingerprints keeps
     fix: str  # the delta's correction to the base's history fingerprint (0 without one)
+    base_values: str  # whether the base has the entity, and its values there (see `base_column`)
 
     def column(self, name: str) -> str:
         """A pushed column (hash, present flags): the delta's when it has the entity, else the base's."""
@@ -168,19 +178,28 @@ class _Pushed:
     def columns(self) -> str:
         return (f"{self.was} as __was, {self.column(HASH_COLUMN)} as __old_hash, "
                 f"{self.column(PRESENT_COLUMN)} as __old_present, {self.fix} as __old_fix, "
-                f"{self.history} as __old_history")
+                f"{self.history} as __old_history, {self.base_values}")
 
 
-def _pushed(base: Fingerprints) -> _Pushed:
+def _pushed(base: Fingerprints, view: FeatureView) -> _Pushed:
     """The base overridden by the delta, joined to a relation `c` on the key."""
     joins = f" left join {_files(base.base)} as b on b.{KEY_COLUMN} = c.{KEY_COLUMN}"
+    # The base's values: the delta's copy when it overrides the entity already, else the base row's.
+    kept = [(f"b.{KEY_COLUMN} is not null", IN_BASE_COLUMN),
+            *((f"b.{quote(name)}", base_column(name)) for name in view.feature_names)]
+    if base.delta:
+        base_values = ", ".join(f"case when d.{KEY_COLUMN} is not null then d.{column} else {value} end as {column}"
+                                for value, column in kept)
+    else:
+        base_values = ", ".join(f"{value} as {column}" for value, column in kept)
     if base.delta:
         joins += f" left join {_files(base.delta)} as d on d.{KEY_COLUMN} = c.{KEY_COLUMN}"
         was = f"case when d.{KEY_COLUMN} is not null then not d.{GONE_COLUMN} else b.{KEY_COLUMN} is not null end"
         fix = f"coalesce(d.{FIX_COLUMN}, 0::ubigint)"
     else:
         was, fix = f"b.{KEY_COLUMN} is not null", "0::ubigint"
-    return _Pushed(joins, bool(base.delta), was, f"xor(coalesce(b.{HISTORY_COLUMN}, 0::ubigint), {fix})", fix)
+    return _Pushed(joins, bool(base.delta), was, f"xor(coalesce(b.{HISTORY_COLUMN}, 0::ubigint), {fix})", fix,
+                   base_values)
 
 
 @dataclass(frozen=True)
@@ -208,7 +227,7 @@ class _Diff:
             sources.append(f"select {KEY_COLUMN}, {FIX_COLUMN}, false from {_files(base.delta)} {in_share}")
         difference = (f"select {KEY_COLUMN}, bit_xor(__row_hash) as __x, bool_or(__new) as __in_new "
                       f"from ({' union all '.join(sources)}) group by {KEY_COLUMN} having bit_xor(__row_hash) <> 0")
-        pushed = _pushed(base)
+        pushed = _pushed(base, self.view)
         self.connection.execute(
             f"create or replace temp table {CHANGED_TABLE} as select c.{KEY_COLUMN}, c.__x, c.__in_new, "
             f"{pushed.columns()} from ({difference}) as c{pushed.joins}"
@@ -241,7 +260,7 @@ class _Diff:
                                   with_history=True)
         self.connection.execute(f"create or replace temp table {CANDIDATE_LATEST_TABLE} as "
                                 f"select *, {_row_fingerprint(self.view, 'l')} from ({latest}) as l")
-        pushed = _pushed(base)
+        pushed = _pushed(base, self.view)
         self.connection.execute(
             f"create or replace temp table {CHANGED_TABLE} as select * from (select c.{KEY_COLUMN}, "
             f"xor(coalesce(n.{HISTORY_COLUMN}, 0::ubigint), {pushed.history}) as __x, "
@@ -312,16 +331,18 @@ def write_fingerprints(
         _copy(connection, fresh, pending / f"base-{name}")
         return
     in_share = f"where true{share.condition(KEY_COLUMN)}"
+    based = "".join(f", {column}" for column in [IN_BASE_COLUMN, *map(base_column, view.feature_names)])
     changed = (f"select c.{KEY_COLUMN}, xor(c.__old_fix, c.__x) as {FIX_COLUMN}, "
                f"xor(c.__old_history, c.__x) as {HISTORY_COLUMN}, l.{HASH_COLUMN}, l.{PRESENT_COLUMN}, "
-               f"not c.__in_new as {GONE_COLUMN}{''.join(f', l.{n}' for n in names)} "
+               f"not c.__in_new as {GONE_COLUMN}{''.join(f', l.{n}' for n in names)}"
+               f"{''.join(f', c.{column}' for column in [IN_BASE_COLUMN, *map(base_column, view.feature_names)])} "
                f"from {CHANGED_TABLE} as c left join {LATEST_TABLE} as l on l.{KEY_COLUMN} = c.{KEY_COLUMN}")
     if not compact:
-        rows = (f"select {KEY_COLUMN}, {FIX_COLUMN}, {HASH_COLUMN}, {PRESENT_COLUMN}, {GONE_COLUMN}{values} "
+        rows = (f"select {KEY_COLUMN}, {FIX_COLUMN}, {HASH_COLUMN}, {PRESENT_COLUMN}, {GONE_COLUMN}{values}{based} "
                 f"from ({changed})")
         if base.delta:
             rows += (f" union all select {KEY_COLUMN}, {FIX_COLUMN}, {HASH_COLUMN}, {PRESENT_COLUMN}, "
-                     f"{GONE_COLUMN}{values} from {_files(base.delta)} {in_share} and {KEY_COLUMN} not in "
+                     f"{GONE_COLUMN}{values}{based} from {_files(base.delta)} {in_share} and {KEY_COLUMN} not in "
                      f"(select {KEY_COLUMN} from {CHANGED_TABLE})")
         _copy(connection, rows, pending / f"delta-{name}")
         return

@@ -245,7 +245,9 @@ def cmd_training_set(argv: list[str]) -> int:
                         help="the spine's timestamp column (default: event_timestamp)")
     parser.add_argument("--implementation", choices=IMPLEMENTATIONS, default=None,
                         help="force the join's implementation (default: DuckDB's own, the ASOF join)")
-    parser.add_argument("--threads", type=int, default=None, help="DuckDB threads (default: one per core)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="DuckDB threads (default: one per core; one for the join when its inputs "
+                             "outgrow FEATURE_STORE_DUCKDB_MEMORY)")
     parser.add_argument("--recompile", action="store_true",
                         help="have dbt compile the join from the project's files as they are now (starts dbt), "
                              "instead of rendering the macros of its last parse (target/manifest.json)")

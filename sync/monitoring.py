@@ -1,13 +1,14 @@
 """Each synced view's statistics, drift and schema changes, kept with the sync's record.
 
 After a view's shares have written its next fingerprints (which keep every
-entity's latest feature values), one pass of aggregates over them describes the
-whole population of latest rows (`feature_store.offline.statistics`), whatever
-part of it this sync recomputed. The reference it is compared with is the view's
-`monitor.reference`: a training set model (its Parquet, described the same
-way), the previous sync, or the baseline (the first sync kept). The profiles of
-the last `KEPT_SYNCS` syncs are kept per view in `monitoring/<view>.json` in the
-record folder, and published to Redis with the registry.
+entity's latest feature values), the whole population of latest rows is
+described from the summary kept beside the fingerprints' base and the delta
+since (`sync.population_statistics`), whatever part of it this sync recomputed.
+The reference it is compared with is the view's `monitor.reference`: a
+training set model (its Parquet, described the same way), the previous sync,
+or the baseline (the first sync kept). The profiles of the last `KEPT_SYNCS`
+syncs are kept per view in `monitoring/<view>.json` in the record folder, and
+published to Redis with the registry.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from feature_store.offline.statistics import columns_of, feature_statistics
 from feature_store.online.text import format_timestamp
 from feature_store.registry.model import FeatureView
 from feature_store.sql import literal
-from sync.changes import kept_values_sql
+from sync.population_statistics import population_statistics
 from sync.record import Fingerprints, RecordFolder
 
 
@@ -71,7 +72,7 @@ def profile_view(
     """`kept` with this sync's profile of `view` added (the population: the latest values in `fingerprints`)."""
     started = time.perf_counter()
     reference, reference_at = _reference(connection, view, kept)
-    features = feature_statistics(connection, kept_values_sql(fingerprints, view), view.features, reference)
+    features = population_statistics(connection, view, fingerprints, reference)
     monitoring = view.monitoring
     drift = tuple(judge(stats, reference.get(stats.name), monitoring.drift_threshold,
                         monitoring.null_rate_threshold) for stats in features)

@@ -8,7 +8,9 @@ Per Redis target (URL without password, plus key prefix) a folder holds:
   files that override them for the entities changed since the base was
   written (so a small change rewrites a small file, not the whole set);
   and `keys-*.parquet`, the keys of some of the history's row groups (see
-  `group_keys`). The record keeps the row groups' digests (`history_layout`).
+  `group_keys`). The record keeps the row groups' digests (`history_layout`);
+  `summary-*` files describe the base's feature values for the statistics
+  (`population_statistics`), and go wherever the base goes.
 
 The record is replaced atomically (write, fsync, rename). A Redis whose token
 differs from the record lost or rolled back data, and gets a full sync; a view
@@ -32,6 +34,7 @@ from feature_store.online.client import describe
 from feature_store.registry.model import FeatureView
 
 RECORD_DIR_ENV = "FEATURE_STORE_STATE_DIR"
+SUMMARY_PREFIX = "summary-"  # the base's statistics summary (sync.population_statistics), kept with the base
 
 
 @dataclass
@@ -96,7 +99,7 @@ class RecordFolder:
         pending = self.pending_dir(view)
         shutil.rmtree(pending, ignore_errors=True)
         pending.mkdir(parents=True)
-        kept = (*keep_base.base, *(keep_base.delta if keep_delta else ())) if keep_base else ()
+        kept = (*keep_base.base, *keep_base.summary, *(keep_base.delta if keep_delta else ())) if keep_base else ()
         for path in kept:
             os.link(path, pending / path.name)
         return pending
@@ -145,13 +148,15 @@ class Fingerprints:
 
     base: tuple[Path, ...]
     delta: tuple[Path, ...] = ()
+    summary: tuple[Path, ...] = ()  # the base's statistics summary, when written
 
     @classmethod
     def read(cls, folder: Path) -> Fingerprints | None:
         base = tuple(sorted(folder.glob("base-*.parquet")))
         if not base:
             return None
-        return cls(base, tuple(sorted(folder.glob("delta-*.parquet"))))
+        return cls(base, tuple(sorted(folder.glob("delta-*.parquet"))),
+                   tuple(sorted(path for path in folder.glob(f"{SUMMARY_PREFIX}*") if path.suffix != ".tmp")))
 
     def rows(self) -> tuple[int, int]:
         """Rows in the base files and in the delta files (from the Parquet footers, read once)."""

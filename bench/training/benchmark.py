@@ -48,6 +48,8 @@ from feature_store.sql import literal
 WIDTH = 100  # the README's line width
 HEADING = "## Training sets (point-in-time join)"
 FEAST_PYTHON = REPOSITORY / ".feast-venv" / "bin" / "python"
+DEFAULT_REPEAT = 3
+DEFAULT_IMPLEMENTATIONS = ["duckdb", "portable"]
 _JOIN_SECONDS = re.compile(r"\(the join ([0-9.]+)s;")
 
 
@@ -258,7 +260,10 @@ def benchmark(args: argparse.Namespace) -> str:
         "`point_in_time_join` macro: in a dbt model (`models/training/`), or ad hoc with "
         "`python -m sync training-set --spine FILE --features a,b,c --out FILE`, which renders the macro from "
         "the manifest's macros (no dbt start) and streams DuckDB's join into the Parquet file within DuckDB's "
-        "memory limit (`FEATURE_STORE_DUCKDB_MEMORY`, default 512MB), in the spine's order. The generator writes "
+        "memory limit (`FEATURE_STORE_DUCKDB_MEMORY`, default 512MB), in the spine's order: one statement when "
+        "the inputs (uncompressed, from the Parquet footers) fit in the limit; past it, the join on one thread "
+        "into an unordered file, then the sort, each spilling to disk. The reference runs without a memory "
+        "limit (DuckDB's default, 80% of RAM). The generator writes "
         "a dbt project of synthetic histories; the benchmark runs, side by side in one run and each in a fresh "
         "process, a hand-written chained-ASOF join (the reference), the command, and Feast's DuckDB offline "
         "store in its own virtualenv.",
@@ -271,13 +276,19 @@ def benchmark(args: argparse.Namespace) -> str:
         "machine; peak RSS is the largest of the runs.",
     ]
     command = "python -m bench.training.benchmark --write-readme"
+    if args.repeat != DEFAULT_REPEAT:
+        command += f" --repeat {args.repeat}"
+    if args.implementations != DEFAULT_IMPLEMENTATIONS:
+        command += f" --implementations {','.join(args.implementations)}"
+    if args.threads:
+        command += f" --threads {args.threads}"
     for path in args.project or []:
         command += f" --project {path}"
     lines = [HEADING, "", *(line for paragraph in paragraphs for line in [*textwrap.wrap(paragraph, WIDTH), ""])]
     lines += ["```", "python -m bench.training.generate",
               *(f"python -m bench.training.generate --spine-rows {s.spine_rows} --feature-rows {s.feature_rows} "
                 f"--entities {s.entities} --out {s.project}" for s in scales[1:]),
-              "python3 -m venv .feast-venv && .feast-venv/bin/pip install 'feast[duckdb]==0.67.0'",
+              "make install-feast",
               command, "```", ""]
     for scale in scales:
         lines += [f"### {scale.spine_rows:,} spine rows, {scale.feature_rows:,} history rows", "",
@@ -308,7 +319,9 @@ def growth(scales: list[Scale]) -> list[str]:
                     f"{max(measurement.rss) / max(before.rss):.1f}× the peak memory ({max(before.rss):,.0f} MB → "
                     f"{max(measurement.rss):,.0f} MB).")
             lines += textwrap.wrap(note, WIDTH, initial_indent="- ", subsequent_indent="  ")
-    return [*lines, ""]
+    note = ("The reference holds what it joins in memory (DuckDB's default limit); the command keeps to its "
+            "limit, and where its inputs outgrow it, it spills: the join on one thread, then the sort.")
+    return [*lines, "", *textwrap.wrap(note, WIDTH), ""]
 
 
 def write_readme(section: str) -> None:
@@ -328,11 +341,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--project", type=Path, action="append",
                         help=f"made by bench.training.generate (default {DEFAULT_OUT}); repeatable: the first is "
                              "run --repeat times and with Feast, later (larger) ones once, without Feast")
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=DEFAULT_REPEAT)
     parser.add_argument("--threads", type=int, default=None, help="DuckDB threads (default: one per core)")
-    parser.add_argument("--implementations", type=lambda text: text.split(","), default=["duckdb", "portable"])
+    parser.add_argument("--implementations", type=lambda text: text.split(","), default=DEFAULT_IMPLEMENTATIONS)
     parser.add_argument("--feast-python", type=Path, default=FEAST_PYTHON,
-                        help="the Python of a virtualenv with feast[duckdb]==0.67.0 (skipped when missing)")
+                        help="the Python of a virtualenv with requirements-feast.txt "
+                             "(`make install-feast`; skipped when missing)")
     parser.add_argument("--write-readme", action="store_true", help=f"record the figures in {README}")
     parser.add_argument("--reference-worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

@@ -91,6 +91,7 @@ class FeatureStats:
     mean: float | None = None
     stddev: float | None = None  # population standard deviation
     quantiles: tuple[tuple[float, float], ...] = ()  # (probability, value)
+    quantile_accuracy: float = 0.0  # the quantiles' relative accuracy: 0 when exact (see offline.statistics)
     distinct: int | None = None
     top: tuple[tuple[str, float], ...] = ()  # (value, share of the non-null values), most frequent first
     true_rate: float | None = None  # of the non-null values
@@ -113,6 +114,7 @@ class FeatureStats:
                 spec[key] = getattr(self, key)
         if self.quantiles:
             spec["quantiles"] = [list(pair) for pair in self.quantiles]
+            spec["quantile_accuracy"] = self.quantile_accuracy
         if self.top:
             spec["top"] = [list(pair) for pair in self.top]
         if self.histogram is not None:
@@ -128,6 +130,7 @@ class FeatureStats:
             minimum=spec.get("minimum"), maximum=spec.get("maximum"), mean=spec.get("mean"),
             stddev=spec.get("stddev"), distinct=spec.get("distinct"), true_rate=spec.get("true_rate"),
             quantiles=tuple((float(p), float(v)) for p, v in spec.get("quantiles", ())),
+            quantile_accuracy=float(spec.get("quantile_accuracy", 0.0)),
             top=tuple((str(v), float(s)) for v, s in spec.get("top", ())),
             histogram=Histogram.from_dict(spec["histogram"]) if spec.get("histogram") else None,
             on_reference=Histogram.from_dict(spec["on_reference"]) if spec.get("on_reference") else None,

@@ -40,21 +40,35 @@ def one_row(cursor: duckdb.DuckDBPyConnection) -> tuple[Any, ...]:
     return row
 
 
-def connect(threads: int | None = None, bounded: bool = True, ordered: bool = False) -> duckdb.DuckDBPyConnection:
+def connect(threads: int | None = None, bounded: bool = True, ordered: bool = False,
+            spill_directory: str | os.PathLike[str] | None = None) -> duckdb.DuckDBPyConnection:
     """In-memory DuckDB in UTC on `threads` threads (DuckDB's default: every core).
 
     `bounded` (the sync, training sets): memory limited by `FEATURE_STORE_DUCKDB_MEMORY`,
-    spilling past it, and, unless `ordered`, rows in any order where a query does not ask
-    for one. `ordered` (training sets in the spine's order): an ORDER BY reaches the file a
-    COPY writes, which DuckDB otherwise writes in parallel, in any order. Unbounded:
+    spilling past it (into `spill_directory`, default a shared folder in the system's
+    temporary directory), and, unless `ordered`, rows in any order where a query does not
+    ask for one. `ordered` (training sets in the spine's order): an ORDER BY reaches the file
+    a COPY writes, which DuckDB otherwise writes in parallel, in any order. Unbounded:
     DuckDB's own limit.
     """
     connection = duckdb.connect(":memory:", config={"threads": threads} if threads else {})
     connection.execute("SET TimeZone = 'UTC'")
     if bounded:
         connection.execute(f"SET memory_limit = '{os.environ.get(MEMORY_LIMIT_ENV, DEFAULT_MEMORY_LIMIT)}'")
-        connection.execute(
-            f"SET temp_directory = {literal(os.path.join(tempfile.gettempdir(), 'feature_store_duckdb'))}")
+        spill = spill_directory or os.path.join(tempfile.gettempdir(), "feature_store_duckdb")
+        connection.execute(f"SET temp_directory = {literal(os.fspath(spill))}")
         if not ordered:
             connection.execute("SET preserve_insertion_order = false")
     return connection
+
+
+_BYTE_UNITS = {"bytes": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40, "PiB": 2**50}
+
+
+def memory_limit_bytes(connection: duckdb.DuckDBPyConnection) -> int:
+    """The connection's memory limit in bytes, from DuckDB's own rendering of it (e.g. `488.2 MiB`)."""
+    text = str(one_row(connection.execute("select current_setting('memory_limit')"))[0])
+    number, _, unit = text.partition(" ")
+    if unit not in _BYTE_UNITS:
+        raise RuntimeError(f"DuckDB's memory_limit {text!r} is not in a known unit")
+    return int(float(number) * _BYTE_UNITS[unit])

@@ -12,7 +12,7 @@ names resolve to their views through the registry; the join is the project's
 point_in_time_join macro, rendered from dbt's manifest without starting dbt
 (training_compile.py; `recompile=True` / `--recompile` has dbt compile it), and run by
 DuckDB over the views' Parquet files straight into the output Parquet file, within
-DuckDB's memory limit (spilling past it). Rows come back in the spine's order.
+DuckDB's memory limit (spilling past it; see run_join). Rows come back in the spine's order.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from feature_store.offline.connection import connect, one_row
-from feature_store.offline.schema import parquet_files
+from feature_store.offline.connection import connect, memory_limit_bytes, one_row
+from feature_store.offline.schema import parquet_files, part_files
 from feature_store.offline.training_compile import (
     IMPLEMENTATIONS,
     ROW_NUMBER_COLUMN,
@@ -89,7 +89,8 @@ class TrainingSetOptions(TypedDict, total=False):
 
     project_dir: the dbt project, parsed or built (default "."); implementation: "duckdb" or
     "portable" (default: the adapter's own); spine_timestamp: the spine's time column (default
-    "event_timestamp"); threads: DuckDB's threads (default: every core); recompile: have dbt
+    "event_timestamp"); threads: DuckDB's threads (default: every core, and one for the join
+    when its inputs outgrow the memory limit); recompile: have dbt
     compile the join from the project's files as they are now, instead of rendering the macros
     of its manifest (seconds: dbt starts; default False); cache_dir: where that compile keeps
     its dbt target, logs and profile (default: target/training_set/ in the project).
@@ -170,7 +171,7 @@ def _build(spine: Spine, features: Sequence[str], out: Path, scratch: Path,
     partial = out.with_name(f".{out.name}.partial")
     join_started = time.perf_counter()
     try:
-        rows = run_join(compiled, locations, spine_path, partial, threads)
+        rows = run_join(compiled, locations, spine_path, partial, threads, scratch=scratch)
         join_seconds = time.perf_counter() - join_started
         partial.replace(out)
     finally:
@@ -208,12 +209,8 @@ def spine_parquet(spine: Spine, scratch: Path) -> Path:
 
 
 def prepare(connection: duckdb.DuckDBPyConnection, compiled: CompiledJoin, locations: dict[str, Path],
-            spine_path: Path, keep_order: bool = True) -> str:
-    """Point each view's relation at its Parquet file and the spine variable at the spine; the query.
-
-    With keep_order, rows come in the spine's order (a sort of the result); without, in any order,
-    as a training model gives them.
-    """
+            spine_path: Path) -> None:
+    """Point each view's relation at its Parquet file and the spine variable at the spine."""
     current = one_row(connection.execute("select current_database()"))[0]
     for view, (database, schema, identifier) in compiled.relations.items():
         if database != current:
@@ -224,19 +221,58 @@ def prepare(connection: duckdb.DuckDBPyConnection, compiled: CompiledJoin, locat
             f"select * from read_parquet({literal(parquet_files(str(locations[view])))})"
         )
     connection.execute(f"set variable {SPINE_VARIABLE} = {literal(str(spine_path))}")
-    if not keep_order:
-        return f"select * exclude ({ROW_NUMBER_COLUMN}) from (\n{compiled.sql}\n) as training_set"
-    return (
-        f"select * exclude ({ROW_NUMBER_COLUMN}) from (\n{compiled.sql}\n) as training_set "
-        f"order by {ROW_NUMBER_COLUMN}"
-    )
+
+
+def input_bytes(locations: dict[str, Path], spine_path: Path) -> int:
+    """The uncompressed size of the join's inputs (the views' and the spine's Parquet), from their footers."""
+    total = 0
+    for path in [*(f for location in locations.values() for f in part_files(str(location))), spine_path]:
+        metadata = pq.ParquetFile(path).metadata
+        total += sum(metadata.row_group(index).total_byte_size for index in range(metadata.num_row_groups))
+    return total
 
 
 def run_join(compiled: CompiledJoin, locations: dict[str, Path], spine_path: Path, out: Path,
              threads: int | None = None, connection: duckdb.DuckDBPyConnection | None = None,
-             keep_order: bool = True) -> int:
-    """Run the compiled join into the Parquet file `out`; the number of rows."""
-    connection = connection or connect(threads, ordered=True)
-    query = prepare(connection, compiled, locations, spine_path, keep_order)
+             scratch: Path | None = None, in_memory: bool | None = None) -> int:
+    """Run the compiled join into the Parquet file `out`, rows in the spine's order; the number of rows.
+
+    `scratch`: a private folder for DuckDB's spill files and the unordered join (default:
+    the shared spill folder, and beside `out`). `in_memory`: whether the inputs fit in the
+    memory limit (default: their uncompressed size, from the Parquet footers, against it).
+
+    When the inputs fit in the memory limit, one statement joins and sorts. Past it, two:
+    the join on one thread (as asked, if `threads`) into an unordered Parquet file, then the
+    sort into the spine's order on every thread. With the sort on top of the chained ASOF
+    joins, or every core joining, DuckDB ran out of memory at 512MB on 2.5GB of input (the
+    joins' per-thread sorted partitions are pinned, and do not spill); this way each
+    statement spills what it holds.
+    """
+    connection = connection or connect(threads, ordered=True,
+                                       spill_directory=scratch / "spill" if scratch else None)
+    prepare(connection, compiled, locations, spine_path)
+    rows = f"select * from (\n{compiled.sql}\n) as training_set"
+    if in_memory is None:
+        in_memory = input_bytes(locations, spine_path) <= memory_limit_bytes(connection)
+    if in_memory:
+        return _copy(connection, f"{_ordered(rows)}", out)
+    unordered = (scratch or out.parent) / f".{out.name}.unordered"
+    try:
+        connection.execute(f"SET threads = {int(threads or 1)}")
+        connection.execute("SET preserve_insertion_order = false")
+        _copy(connection, rows, unordered)
+        connection.execute(f"SET threads = {int(threads)}" if threads else "RESET threads")
+        connection.execute("RESET preserve_insertion_order")
+        return _copy(connection, _ordered(f"select * from read_parquet({literal(str(unordered))})"), out)
+    finally:
+        unordered.unlink(missing_ok=True)
+
+
+def _ordered(rows: str) -> str:
+    """`rows` in the spine's order, without the spine's row number."""
+    return f"select * exclude ({ROW_NUMBER_COLUMN}) from ({rows}) as joined order by {ROW_NUMBER_COLUMN}"
+
+
+def _copy(connection: duckdb.DuckDBPyConnection, query: str, out: Path) -> int:
     result = connection.execute(f"copy ({query}) to {literal(str(out))} (format parquet)").fetchone()
     return int(result[0]) if result else 0

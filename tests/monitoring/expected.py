@@ -11,7 +11,8 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from feature_store.monitoring.profile import FeatureStats, SyncProfile
+from feature_store.monitoring.profile import QUANTILES, FeatureStats, SyncProfile
+from feature_store.offline.statistics import EXACT_VALUES, RELATIVE_ACCURACY
 from tests.reference import latest_rows
 
 
@@ -34,13 +35,24 @@ def assert_described(stats: FeatureStats, table: pa.Table) -> None:
     count, present = one(f"select count(*), count({column}) from population")
     assert (stats.count, stats.nulls) == (count, count - present), stats.name
     if stats.kind == "number":
-        minimum, maximum, mean, stddev, median, p99 = one(
-            f"select min({column}), max({column}), avg({column}), stddev_pop({column}), "
-            f"quantile_cont({column}, 0.5), quantile_cont({column}, 0.99) from population")
+        probabilities = "[" + ", ".join(repr(p) for p in QUANTILES) + "]"
+        minimum, maximum, mean, stddev, distinct, quantiles = one(
+            f"select min({column}), max({column}), avg({column}), stddev_pop({column}), count(distinct {column}), "
+            f"quantile_cont({column}, {probabilities}) from population")
         assert (stats.minimum, stats.maximum) == (minimum, maximum), stats.name
         assert _close(stats.mean, mean) and _close(stats.stddev, stddev), stats.name
-        quantiles = dict(stats.quantiles)
-        assert _close(quantiles[0.5], median) and _close(quantiles[0.99], p99), stats.name
+        # Exact from per-value counts; from buckets, within their relative accuracy (the test data stays far
+        # from the switch between the two).
+        assert distinct < EXACT_VALUES * 0.8 or distinct > EXACT_VALUES * 1.2, (stats.name, distinct)
+        tolerance = 1e-9 if distinct <= EXACT_VALUES else RELATIVE_ACCURACY * 1.0001
+        assert stats.quantile_accuracy == (0.0 if distinct <= EXACT_VALUES else RELATIVE_ACCURACY), stats.name
+        for (p, found), expected in zip(stats.quantiles, quantiles or [], strict=True):
+            assert math.isclose(found, expected, rel_tol=tolerance, abs_tol=1e-9), (stats.name, p, found, expected)
+        if stats.histogram is not None:  # counts on its own edges, exactly
+            below = one("select " + ", ".join(f"count_if({column} <= {edge!r})" for edge in stats.histogram.edges)
+                        + " from population") if stats.histogram.edges else ()
+            cumulative = [sum(stats.histogram.counts[:i + 1]) for i in range(len(stats.histogram.edges))]
+            assert cumulative == list(below), (stats.name, stats.histogram)
     elif stats.kind == "string":
         (distinct,) = one(f"select count(distinct {column}) from population")
         assert stats.distinct == distinct, stats.name

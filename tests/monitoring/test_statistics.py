@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import duckdb
 import redis
 
 from bench.sync.generate import VIEWS, change_entities, generate
@@ -14,6 +15,7 @@ from feature_store.monitoring.profile import ViewMonitoring
 from feature_store.online.keys import monitoring_key
 from tests.conftest import BuiltProject
 from tests.monitoring.expected import assert_profile_describes, population
+from tests.reference import latest_rows
 from tests.sync_cli import summary, synced
 
 DEMO_VIEWS = {
@@ -59,3 +61,72 @@ def test_incremental_statistics_describe_the_whole_population(tmp_path: Path, re
         assert_profile_describes(kept.syncs[-1], population(project.parquet(view), list(features), project.demo_now))
     on_disk = json.loads(next((tmp_path / "state").glob("*/monitoring/bench_profile.json")).read_text())
     assert len(on_disk["syncs"]) == 2  # kept with the record too
+
+
+def reshape(project: BuiltProject, round_number: int, leaving: dict[str, list[int]]) -> None:
+    """One round of changes to every view: some entities leave (all their rows removed, plus `leaving`'s), some
+    get a new latest row with nulls in every feature now and then, and new entities join."""
+    connection = duckdb.connect()
+    for name, (_, _, features) in VIEWS.items():
+        path = project.parquet(name)
+        columns = ", ".join(f"case when (e + v) % 5 = 0 then null else {sql} end as {feature}"
+                            for feature, (_, sql) in features.items())
+        gone = ", ".join(str(user) for user in leaving.get(name, [])) or "-1"
+        connection.execute(f"""
+            copy (
+                select * from read_parquet('{path}')
+                where user_id % 97 <> {round_number} and user_id not in ({gone})
+                union all
+                select e as user_id, timestamp '2026-11-21' + to_minutes({round_number}) as event_timestamp,
+                       {columns}
+                from (select user_id as e, 2000 + {round_number} as v from (select distinct user_id
+                      from read_parquet('{path}')) where user_id % 29 = {round_number}
+                      union all select 50000 + {round_number} * 100 + range, 3000 from range(60))
+            ) to '{path}.tmp' (format parquet)
+        """)
+        Path(f"{path}.tmp").replace(path)
+
+
+def test_many_incremental_rounds_with_leaving_entities_and_nulls_stay_exact(tmp_path: Path, redis_url) -> None:
+    """Statistics kept from a summary of the base and the delta since equal an independent computation after
+    every round: entities leaving (among them the ones holding a number's lowest values), joining, changing to
+    nulls; through a rewrite of the base; and a `--full` sync recomputing everything agrees."""
+    project = BuiltProject(tmp_path / "generated", parse_timestamp("2026-11-27T00:00:00Z"))
+    generate(project.path, 15000, 2)  # score and last_title_id: >10,000 values (buckets); the others per value
+    state = {"FEATURE_STORE_STATE_DIR": str(tmp_path / "state")}
+    synced(project, redis_url, "--force", **state)
+    kinds = []
+    for round_number in range(1, 6):
+        # Round 2: the 40 entities with the lowest scores leave, more than the summary keeps (32).
+        leaving = {}
+        if round_number == 2:
+            rows = latest_rows(project.parquet("bench_profile"), "user_id", "event_timestamp", project.demo_now)
+            leaving["bench_profile"] = sorted(
+                (user for user, row in rows.items() if row["score"] is not None),
+                key=lambda user: rows[user]["score"])[:40]
+        reshape(project, round_number, leaving)
+        out = synced(project, redis_url, "--force", **state)
+        for view, (_, _, features) in VIEWS.items():
+            line = summary(out, view)
+            kinds.append("incremental" in line)
+            latest = published(redis_url, view).latest
+            assert latest is not None
+            assert_profile_describes(latest, population(project.parquet(view), list(features), project.demo_now))
+    assert all(kinds), "every round was an incremental sync"
+    deltas = list((tmp_path / "state").glob("*/bench_profile/delta-*.parquet"))
+    assert deltas, "the last round's statistics came from a base and a delta"
+    kept = json.loads(next((tmp_path / "state").glob("*/bench_last/summary-base.json")).read_text())
+    assert kept["exact"] == {"last_title_id": False, "last_rating": True}  # both ways of counting numbers ran
+    incremental = {view: published(redis_url, view).latest for view in VIEWS}
+    assert all(profile is not None for profile in incremental.values())
+    synced(project, redis_url, "--force", "--full", **state)
+    for view, (_, _, features) in VIEWS.items():
+        full = published(redis_url, view).latest
+        before_full = incremental[view]
+        assert full is not None and before_full is not None
+        assert_profile_describes(full, population(project.parquet(view), list(features), project.demo_now))
+        for before, after in zip(before_full.features, full.features, strict=True):
+            assert (before.count, before.nulls, before.minimum, before.maximum, before.quantiles, before.distinct,
+                    before.top, before.histogram) == (after.count, after.nulls, after.minimum, after.maximum,
+                                                      after.quantiles, after.distinct, after.top,
+                                                      after.histogram), view

@@ -15,7 +15,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from feature_store.offline.training_set import build_training_frame, build_training_set, write_training_set
+from feature_store.offline.training_compile import JoinRequest, render_join
+from feature_store.offline.training_set import (
+    build_training_frame,
+    build_training_set,
+    resolve_features,
+    run_join,
+    write_training_set,
+)
+from feature_store.registry.manifest import read_manifest, registry_from_manifest
 from sync.cli import main as sync_main
 from tests.conftest import PROJECT_DIR, BuiltProject, demo_vars, run_dbt
 
@@ -150,3 +158,26 @@ def test_the_command_line_from_the_readme(project, spine_csv, tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert pq.read_table(out).num_rows == len(model_rows(project))
+
+
+@pytest.mark.parametrize("implementation", ["duckdb", "portable"])
+def test_inputs_past_the_memory_limit_join_then_sort_to_the_same_rows(project, spine_csv, tmp_path, implementation):
+    manifest = read_manifest(project)
+    registry = registry_from_manifest(manifest, project, source="manifest")
+    selection = resolve_features(registry, FEATURES)
+    locations = {view: Path(registry.view(view).location) for view, _ in selection}
+    spine = tmp_path / "spine.parquet"
+    duckdb.execute(f"copy (from read_csv('{spine_csv}')) to '{spine}' (format parquet)")
+    compiled = render_join(manifest, project, JoinRequest(selection, implementation=implementation),
+                           pq.read_schema(spine).names)
+    outputs = {}
+    for in_memory in (True, False):
+        scratch = tmp_path / f"scratch_{in_memory}"
+        scratch.mkdir()
+        out = tmp_path / f"out_{in_memory}.parquet"
+        assert run_join(compiled, locations, spine, out, scratch=scratch, in_memory=in_memory) > 0
+        outputs[in_memory] = pq.read_table(out)
+        assert list(scratch.glob("*.unordered")) == []  # the unordered join is removed
+    assert outputs[False].equals(outputs[True])
+    assert outputs[False].select(["user_id", "event_timestamp"]).equals(
+        pq.read_table(spine).select(["user_id", "event_timestamp"]))  # in the spine's order
