@@ -21,11 +21,21 @@
   {{ return(adapter.dispatch('push_log', 'feature_store')(view, columns)) }}
 {%- endmacro %}
 
-{% macro push_log_select_list(columns, nulls=false) -%}
+{% macro push_log_select_list(columns, nulls=false, portable=false) -%}
   {%- for column in columns -%}
-    cast({{ 'null' if nulls else adapter.quote(column.name) }} as {{ column.data_type }}) as {{ adapter.quote(column.name) }}
+    cast({{ 'null' if nulls else adapter.quote(column.name) }} as {{ push_log_type(column.data_type) if portable else column.data_type }}) as {{ adapter.quote(column.name) }}
     {{- ", " if not loop.last }}
   {%- endfor -%}
+{%- endmacro %}
+
+{#- Spark casts to `string`, not `varchar` (which it accepts only with a length). -#}
+{% macro push_log_type(data_type) -%}
+  {%- set name = data_type | lower | trim -%}
+  {%- if name in ('varchar', 'text', 'string') or name.startswith('varchar(') -%}
+    {{ dbt.type_string() }}
+  {%- else -%}
+    {{ data_type }}
+  {%- endif -%}
 {%- endmacro %}
 
 {% macro duckdb__push_log(view, columns) -%}
@@ -64,5 +74,5 @@
 {% macro default__push_log(view, columns) -%}
   {%- do log("push_log('" ~ view ~ "'): the push log is read on DuckDB only; " ~ target.type
              ~ " builds the view from its backfill", info=true) -%}
-  (select {{ push_log_select_list(columns, nulls=true) }} where 1 = 0)
+  (select {{ push_log_select_list(columns, nulls=true, portable=true) }} where 1 = 0)
 {%- endmacro %}
