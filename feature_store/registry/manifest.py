@@ -12,6 +12,7 @@ Only the sync builds the registry this way; it publishes it into Redis
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -163,17 +164,7 @@ def _context_wording(
     example = "{value} (as of {age} ago)" if key == "context_stale" else "unknown ({reason})"
     fix = (f"write `{key}:` of entity '{entity}' in dbt_project.yml as text with the placeholders "
            f"{', '.join('{' + f + '}' for f in fields)}, e.g. `{example}`")
-    if text is None or text == "":
-        return ""
-    if not isinstance(text, str):
-        errors.append(DefinitionError(model, f"entity '{entity}' has a {key} that is not text", fix))
-        return ""
-    try:
-        parse_wording(text, fields)
-    except ValueError as error:
-        errors.append(DefinitionError(model, f"entity '{entity}' {key}: {error}", fix))
-        return ""
-    return text
+    return _entity_text(model, entity, key, text, lambda checked: parse_wording(checked, fields), fix, errors)
 
 
 def _context_template(model: str, entity: str, template: Any, errors: list[DefinitionError]) -> str:
@@ -181,17 +172,24 @@ def _context_template(model: str, entity: str, template: Any, errors: list[Defin
     build, so the one mistake is reported once, not as every view's unknown entity)."""
     fix = (f"write `context_template:` of entity '{entity}' in dbt_project.yml as text with "
            "`{feature}` placeholders, e.g. `User context: segment={user_segment}.`")
-    if template is None or template == "":
+    return _entity_text(model, entity, "context_template", template, parse_context_template, fix, errors)
+
+
+def _entity_text(model: str, entity: str, key: str, text: Any, parse: Callable[[str], object], fix: str,
+                 errors: list[DefinitionError]) -> str:
+    """An entity's declared text (`key`) when `parse` accepts it; "" when absent, or with an error when not text
+    or malformed."""
+    if text is None or text == "":
         return ""
-    if not isinstance(template, str):
-        errors.append(DefinitionError(model, f"entity '{entity}' has a context_template that is not text", fix))
+    if not isinstance(text, str):
+        errors.append(DefinitionError(model, f"entity '{entity}' has a {key} that is not text", fix))
         return ""
     try:
-        parse_context_template(template)
+        parse(text)
     except ValueError as error:
-        errors.append(DefinitionError(model, f"entity '{entity}' context_template: {error}", fix))
+        errors.append(DefinitionError(model, f"entity '{entity}' {key}: {error}", fix))
         return ""
-    return template
+    return text
 
 
 def _build_view(
