@@ -58,7 +58,9 @@ def make_client(request: pytest.FixtureRequest, redis_url: str) -> ClientFactory
 
     def factory(as_of: datetime | None = NOW, **overrides: Any) -> AbstractAsyncContextManager[Client]:
         pinned = format_timestamp(as_of) if as_of else None
-        settings = {"fast_path": request.param, **overrides}
+        # A longer Redis timeout than the served default (1 s): on a loaded test machine a healthy
+        # Redis can answer late, and a test of something else must not turn into a 503.
+        settings = {"fast_path": request.param, "redis_timeout_seconds": 5.0, **overrides}
         return serve(Settings(redis_url=redis_url, as_of=pinned, **settings))
 
     return factory

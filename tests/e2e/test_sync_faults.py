@@ -45,11 +45,19 @@ def test_redis_down_throughout_gives_up_with_a_clear_message(project) -> None:
 def test_redis_back_during_the_backoff_then_success(project, tmp_path: Path) -> None:
     port = free_port()
     process = start_sync(project, f"redis://127.0.0.1:{port}/0", "--retries", "4")
-    time.sleep(1.0)
+    # Start Redis once the sync has failed and is waiting, not after a fixed sleep: a slow start
+    # of the sync (a loaded machine) would otherwise find Redis already up and never retry.
+    assert process.stderr is not None
+    before = ""
+    while "retrying in" not in before:
+        line = process.stderr.readline()
+        assert line, "the sync ended without retrying: " + before
+        before += line
     with EmbeddedRedis(tmp_path / "redis", port=port) as server:
         out, err = process.communicate(timeout=120)
+        err = before + err
         assert process.returncode == 0, out + err
-        assert "retrying in" in err and "published registry version" in out
+        assert "published registry version" in out
         result = verify(project, server.url)
         assert result.returncode == 0, result.stdout
 
