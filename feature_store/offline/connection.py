@@ -8,6 +8,7 @@ entities a view has.
 
 from __future__ import annotations
 
+import itertools
 import os
 import tempfile
 from typing import Any
@@ -25,6 +26,7 @@ DEFAULT_MEMORY_LIMIT = "512MB"
 # table spans the whole key range however few groups it holds.
 PERFECT_HASH_BITS = 22
 DEFAULT_PERFECT_HASH_BITS = 12  # DuckDB's own default
+_spill_folders = itertools.count()
 
 
 def perfect_hashing(connection: duckdb.DuckDBPyConnection, on: bool) -> None:
@@ -45,8 +47,8 @@ def connect(threads: int | None = None, bounded: bool = True, ordered: bool = Fa
     """In-memory DuckDB in UTC on `threads` threads (DuckDB's default: every core).
 
     `bounded` (the sync, training sets): memory limited by `FEATURE_STORE_DUCKDB_MEMORY`,
-    spilling past it (into `spill_directory`, default a shared folder in the system's
-    temporary directory), and, unless `ordered`, rows in any order where a query does not
+    spilling past it (into `spill_directory`, default a folder of this connection's own in the
+    system's temporary directory), and, unless `ordered`, rows in any order where a query does not
     ask for one. `ordered` (training sets in the spine's order): an ORDER BY reaches the file
     a COPY writes, which DuckDB otherwise writes in parallel, in any order. Unbounded:
     DuckDB's own limit.
@@ -55,11 +57,19 @@ def connect(threads: int | None = None, bounded: bool = True, ordered: bool = Fa
     connection.execute("SET TimeZone = 'UTC'")
     if bounded:
         connection.execute(f"SET memory_limit = '{os.environ.get(MEMORY_LIMIT_ENV, DEFAULT_MEMORY_LIMIT)}'")
-        spill = spill_directory or os.path.join(tempfile.gettempdir(), "feature_store_duckdb")
+        spill = spill_directory or _own_spill_folder()
         connection.execute(f"SET temp_directory = {literal(os.fspath(spill))}")
         if not ordered:
             connection.execute("SET preserve_insertion_order = false")
     return connection
+
+
+def _own_spill_folder() -> str:
+    """A folder no other connection uses: DuckDB names spill files by block size, not by connection,
+    so connections sharing one folder (several syncs at once) could overwrite each other's. DuckDB
+    creates the folder at its first spill and removes it when the connection closes."""
+    name = f"feature_store_duckdb-{os.getpid()}-{next(_spill_folders)}"
+    return os.path.join(tempfile.gettempdir(), name)
 
 
 _BYTE_UNITS = {"bytes": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40, "PiB": 2**50}
